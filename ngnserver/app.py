@@ -1,0 +1,179 @@
+"""The WSGI application: the SOAP endpoint (default ``/ngnpro/``), its WSDL, and ``/health``.
+
+``application`` (for gunicorn) is built from the environment on first use; tests and the
+CLI build their own with ``create_app(settings)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ngnserver import config
+from ngnserver.core.callers import authenticate
+from ngnserver.core.errors import E, NGNError
+from ngnserver.db import Database
+from ngnserver.services import ALIASES, PORTS
+from ngnserver.services.context import RequestContext
+from ngnserver.services.types import AuthHeader
+from ngnserver.soap.endpoint import Call, SoapEndpoint
+from ngnserver.soap.ports import Port, PortMap
+from ngnserver.soap.wsdl import build_wsdl, encoding_schema
+
+log = logging.getLogger("ngnserver.access")
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+XML = "text/xml; charset=utf-8"
+
+
+def build_port_map() -> PortMap:
+    return PortMap([Port.build(name, ns, service) for name, ns, service in PORTS], ALIASES)
+
+
+class NGNProApp:
+    def __init__(self, settings: config.Settings, database: Database | None = None) -> None:
+        self.settings = settings
+        self.sealer = settings.sealer()
+        self.db = database or Database(settings.effective_database_url)
+        self.ports = build_port_map()
+        self.endpoint = SoapEndpoint(self.ports, AuthHeader, settings.max_request_bytes)
+        self.path = settings.endpoint_path
+        self._wsdl_cache: dict[str, bytes] = {}
+
+    # -- WSGI ------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "") or "/"
+        query = environ.get("QUERY_STRING", "")
+        if path == self.path or path + "/" == self.path:
+            if method == "POST":
+                return self._soap(environ, start_response)
+            if method in ("GET", "HEAD") and query.lower() == "wsdl":
+                return self._wsdl(environ, start_response)
+            return _reply(start_response, "405 Method Not Allowed", "text/plain; charset=utf-8",
+                          b"POST SOAP requests here; GET ?wsdl for the WSDL.\n", [("Allow", "GET, POST")])
+        if path == self.path + "wsdl" and method in ("GET", "HEAD"):
+            return self._wsdl(environ, start_response)
+        if path == self.path + "soap-encoding.xsd" and method in ("GET", "HEAD"):
+            return _reply(start_response, "200 OK", XML, encoding_schema())
+        if path == "/health" and method in ("GET", "HEAD"):
+            return self._health(start_response)
+        return _reply(start_response, "404 Not Found", "text/plain; charset=utf-8", b"Not found\n")
+
+    def _soap(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        body, too_large = _read_body(environ, self.settings.max_request_bytes)
+        caller_holder: list[str] = []
+        if too_large:
+            ok, payload, call = False, None, None
+            error = NGNError(E.REQUEST_TOO_LARGE, f"The request is larger than {self.settings.max_request_bytes} bytes.")
+            payload = self.endpoint.fault(error)
+        else:
+            ok, payload, call, error = self.endpoint.handle(body, lambda c: self._invoke(c, caller_holder))
+        log.info(
+            "soap",
+            extra={
+                "operation": f"{call.operation.port.name}.{call.operation.name}" if call else None,
+                "caller": caller_holder[0] if caller_holder else None,
+                "errorcode": error.code if error else None,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+                "remote": environ.get("REMOTE_ADDR"),
+            },
+        )
+        return _reply(start_response, "200 OK" if ok else "500 Internal Server Error", XML, payload)
+
+    def _invoke(self, call: Call, caller_holder: list[str]) -> Any:
+        operation = call.operation
+        try:
+            with self.db.transaction(write=not operation.is_read_only) as session:
+                caller = authenticate(session, call.auth, self.settings.admins, self.sealer)
+                caller_holder.append(caller.describe())
+                ctx = RequestContext(caller, session, self.settings, self.sealer)
+                return operation.function(ctx, *call.args)
+        except OperationalError as exc:
+            log.error("database error in %s.%s: %s", operation.port.name, operation.name, exc.orig)
+            raise NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.") from None
+        except DBAPIError as exc:
+            log.error("database refused %s.%s: %s", operation.port.name, operation.name, exc.orig)
+            raise NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.") from None
+
+    def _wsdl(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        url = self.endpoint_url(environ)
+        document = self._wsdl_cache.get(url)
+        if document is None:
+            document = build_wsdl(self.ports, url, ("auth", AuthHeader))
+            if len(self._wsdl_cache) < 64:  # bounded: Host headers are client-chosen
+                self._wsdl_cache[url] = document
+        return _reply(start_response, "200 OK", XML, document)
+
+    def endpoint_url(self, environ: dict[str, Any]) -> str:
+        """The endpoint's public address: configured, or as the client (or the proxy in
+        front, via X-Forwarded-Proto/Host/Prefix) reached it."""
+        if self.settings.public_url:
+            return self.settings.public_url
+        scheme = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip() or environ.get("wsgi.url_scheme", "http")
+        host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip() or environ.get("HTTP_HOST")
+        if not host:
+            host = f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+        prefix = environ.get("HTTP_X_FORWARDED_PREFIX", "").rstrip("/") + environ.get("SCRIPT_NAME", "")
+        return f"{scheme}://{host}{prefix}{self.path}"
+
+    def _health(self, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            self.db.ping()
+        except DBAPIError as exc:
+            log.error("health check: database does not answer: %s", exc.orig)
+            body = json.dumps({"status": "error", "database": "unavailable"}).encode()
+            return _reply(start_response, "503 Service Unavailable", "application/json", body)
+        return _reply(start_response, "200 OK", "application/json", b'{"status": "ok", "database": "ok"}')
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> tuple[bytes, bool]:
+    """(body, too large). Never reads more than ``limit`` + 1 bytes."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        length = -1
+    if length > limit:
+        return b"", True
+    stream = environ["wsgi.input"]
+    body = stream.read(length) if length >= 0 else stream.read(limit + 1)
+    return body, len(body) > limit
+
+
+def _reply(
+    start_response: StartResponse,
+    status: str,
+    content_type: str,
+    body: bytes,
+    extra: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *(extra or [])]
+    start_response(status, headers)
+    return [body]
+
+
+def create_app(settings: config.Settings | None = None) -> NGNProApp:
+    """The application for these settings (or the environment's), with its state prepared."""
+    from ngnserver import logs
+
+    settings = config.prepare_state(settings or config.load())
+    logs.setup(settings.log_level)
+    return NGNProApp(settings)
+
+
+_app: NGNProApp | None = None
+
+
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """gunicorn's entry point: ``gunicorn ngnserver.app:application``."""
+    global _app
+    if _app is None:
+        _app = create_app()
+    return _app(environ, start_response)

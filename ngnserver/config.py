@@ -1,0 +1,145 @@
+"""Settings: environment variables, an optional TOML file, and the state the first start
+creates (the password-sealing key and, when none is configured, an admin login).
+
+Environment variables win over the file. See README, "Configuration".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ngnserver.core.properties import CREDIT_NAMES
+from ngnserver.core.sealing import PasswordSealer
+
+log = logging.getLogger("ngnserver.config")
+
+ENV_PREFIX = "NGNSERVER_"
+ADMIN_FILE = "admin-credentials"
+KEY_FILE = "secret.key"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path = Path("var")
+    database_url: str = ""
+    admins: dict[str, str] = field(default_factory=dict)
+    secret_key: bytes = b""
+    public_url: str = ""
+    endpoint_path: str = "/ngnpro/"
+    max_request_bytes: int = 2 * 1024 * 1024
+    query_max_rows: int = 1000
+    reseller_default_credits: dict[str, int] = field(default_factory=dict)
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.state_dir / 'ngnserver.sqlite3').resolve()}"
+
+    def sealer(self) -> PasswordSealer:
+        return PasswordSealer(self.secret_key)
+
+
+def _parse_credits(text: str) -> dict[str, int]:
+    """``sip_credit=10,dns_zone_credit=2`` -> {"sip_credit": 10, "dns_zone_credit": 2}."""
+    credits: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in CREDIT_NAMES or not value.strip().isdigit():
+            raise ConfigError(f"bad reseller default credit {item!r}: use NAME=N with NAME one of {sorted(CREDIT_NAMES)}")
+        credits[name] = int(value)
+    return credits
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    """Settings from the environment and the file named by NGNSERVER_CONFIG."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    config_file = env.get(f"{ENV_PREFIX}CONFIG")
+    if config_file:
+        try:
+            values.update(tomllib.loads(Path(config_file).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {config_file}: {exc}") from exc
+
+    def get(name: str, default: Any = None) -> Any:
+        return env.get(ENV_PREFIX + name.upper(), values.get(name, default))
+
+    admins = {str(k): str(v) for k, v in (values.get("admins") or {}).items()}
+    username, password = get("admin_username"), get("admin_password")
+    if username or password:
+        if not (username and password):
+            raise ConfigError("set both NGNSERVER_ADMIN_USERNAME and NGNSERVER_ADMIN_PASSWORD, or neither")
+        admins[username] = password
+
+    credits = get("reseller_default_credits", {})
+    try:
+        return Settings(
+            state_dir=Path(get("state_dir", "var")),
+            database_url=get("database_url", ""),
+            admins=admins,
+            secret_key=str(get("secret_key", "")).encode(),
+            public_url=get("public_url", ""),
+            max_request_bytes=int(get("max_request_bytes", 2 * 1024 * 1024)),
+            query_max_rows=int(get("query_max_rows", 1000)),
+            reseller_default_credits=_parse_credits(credits) if isinstance(credits, str) else dict(credits),
+            log_level=str(get("log_level", "INFO")).upper(),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"bad number in configuration: {exc}") from exc
+
+
+def _read_or_create(path: Path, make: Any) -> bytes:
+    """The file's content; created with ``make()`` (mode 0600) if it does not exist yet.
+    Safe when several processes start at once: one creates, the others read."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            content = path.read_bytes()
+            if content:
+                return content
+            time.sleep(0.02)
+        raise ConfigError(f"{path} is empty; delete it and start again") from None
+    content = make()
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
+    return content
+
+
+def prepare_state(settings: Settings) -> Settings:
+    """Settings completed with what the first start creates in ``state_dir``: the key that
+    seals customer passwords (unless NGNSERVER_SECRET_KEY is set) and an admin login
+    (unless one is configured)."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    changes: dict[str, Any] = {}
+    if not settings.secret_key:
+        changes["secret_key"] = _read_or_create(settings.state_dir / KEY_FILE, PasswordSealer.new_key).strip()
+    try:
+        PasswordSealer(changes.get("secret_key", settings.secret_key))
+    except ValueError as exc:
+        raise ConfigError("the secret key must be a Fernet key (32 url-safe base64-encoded bytes)") from exc
+    if not settings.admins:
+        path = settings.state_dir / ADMIN_FILE
+        created = not path.exists()
+        content = _read_or_create(path, lambda: f"admin:{secrets.token_urlsafe(18)}\n".encode())
+        username, _, password = content.decode().strip().partition(":")
+        changes["admins"] = {username: password}
+        if created:
+            log.warning(
+                "no admin login configured: created admin login %r, its password is in %s",
+                username,
+                path.resolve(),
+            )
+    return replace(settings, **changes) if changes else settings

@@ -1,0 +1,108 @@
+"""Who is calling: the caller derived from the ``auth`` header, and what it may see.
+
+Four kinds of caller exist on the wire (admin, admin impersonating a customer, a customer's
+own login, a reseller's staff login); they collapse into three roles here, because an admin
+impersonating customer N acts exactly as N's own login would.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ngnserver.core.errors import E, NGNError
+from ngnserver.core.sealing import PasswordSealer
+from ngnserver.models import Customer
+
+
+class Role(enum.Enum):
+    ADMIN = "admin"
+    RESELLER = "reseller"
+    CUSTOMER = "customer"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller.
+
+    ``customer_id`` is the account the caller acts as (None for full admin); ``reseller_id``
+    is that account's reseller. ``login`` and ``admin_login`` name the real person behind
+    the call, for logs and audit.
+    """
+
+    role: Role
+    login: str
+    customer_id: int | None = None
+    reseller_id: int | None = None
+    admin_login: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_reseller(self) -> bool:
+        return self.role is Role.RESELLER
+
+    def describe(self) -> str:
+        if self.is_admin:
+            return f"admin {self.login}"
+        acting = f"{self.role.value} {self.customer_id}"
+        return f"admin {self.login} as {acting}" if self.admin_login else acting
+
+
+def role_of(account: Customer) -> Role:
+    """A reseller, or a staff login of one (impersonate set to its reseller), has reseller
+    rights; any other ``impersonate`` value is ignored."""
+    if account.id == account.reseller or (account.impersonate and account.impersonate == account.reseller):
+        return Role.RESELLER
+    return Role.CUSTOMER
+
+
+def _acting_as(account: Customer, login: str, admin_login: bool) -> Caller:
+    return Caller(
+        role=role_of(account),
+        login=login,
+        customer_id=account.id,
+        reseller_id=account.reseller,
+        admin_login=admin_login,
+    )
+
+
+def authenticate(
+    session: Session,
+    auth: Mapping[str, object] | None,
+    admins: Mapping[str, str],
+    sealer: PasswordSealer,
+) -> Caller:
+    """The caller the header proves, or NGNError. Nothing is read for a failed login
+    beyond the one row needed to check it."""
+    if not auth:
+        raise NGNError(E.AUTH_MISSING, "Every request needs an auth header with username and password.")
+    username = str(auth.get("username") or "")
+    password = str(auth.get("password") or "")
+    if not username or not password:
+        raise NGNError(E.AUTH_FAILED, "The auth header needs both a username and a password.")
+
+    if auth.get("admin"):
+        expected = admins.get(username)
+        # compare_digest against a dummy keeps the timing of unknown and known names alike
+        if not hmac.compare_digest((expected or "\0").encode(), password.encode()) or expected is None:
+            raise NGNError(E.AUTH_FAILED, "Wrong admin username or password.")
+        impersonate = auth.get("impersonate") or 0
+        if not impersonate:
+            return Caller(role=Role.ADMIN, login=username, admin_login=True)
+        account = session.get(Customer, int(impersonate))
+        if account is None:
+            raise NGNError(E.IMPERSONATE_UNKNOWN, f"Cannot impersonate customer {impersonate}: it does not exist.")
+        return _acting_as(account, username, admin_login=True)
+
+    account = session.execute(select(Customer).where(Customer.username == username)).scalar_one_or_none()
+    if account is None or not sealer.matches(account.password_sealed, password):
+        raise NGNError(E.AUTH_FAILED, "Wrong customer username or password.")
+    return _acting_as(account, username, admin_login=False)

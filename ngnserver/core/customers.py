@@ -1,0 +1,382 @@
+"""Customers and resellers: creation, changes, deletion, queries and properties, with every
+rule of NGNPro's customer model (see README, "Customers and resellers")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ngnserver.core import ownership
+from ngnserver.core.callers import Caller, Role
+from ngnserver.core.errors import E, NGNError
+from ngnserver.core.properties import WELL_KNOWN, may_change, permission_of, stricter, validate_value
+from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
+from ngnserver.core.sealing import PasswordSealer
+from ngnserver.models import Customer, CustomerProperty
+from ngnserver.models.base import utcnow
+
+# Fields any caller in scope may change, by model attribute.
+PLAIN_FIELDS = (
+    "username", "first_name", "last_name", "organization", "vat_number", "email", "web", "tel",
+    "fax", "mobile", "sip", "enum", "address", "postcode", "city", "state", "country",
+    "timezone", "language", "bank_account", "billing_address", "billing_email",
+)  # fmt: skip
+# Fields only admin may change (a client echoing their current value is not refused).
+ADMIN_FIELDS = ("reseller", "reseller_active", "company_code", "credit", "balance")
+
+
+@dataclass
+class PropertyChange:
+    name: str
+    value: str
+    category: str | None
+    permission: str | None
+
+
+def properties_from(items: Iterable[Mapping[str, Any]] | None) -> list[PropertyChange]:
+    """Property structs from the wire, validated; later entries of the same name win."""
+    changes: dict[str, PropertyChange] = {}
+    for item in items or ():
+        name = str(item.get("name") or "").strip()
+        if not name:
+            raise NGNError(E.INVALID_PROPERTY, "Every property needs a name.")
+        if len(name) > 128:
+            raise NGNError(E.INVALID_PROPERTY, f"Property name {name[:20]!r}... is longer than 128 characters.")
+        value = "" if item.get("value") is None else str(item["value"])
+        if len(value) > 1024:
+            raise NGNError(E.INVALID_PROPERTY, f"The value of property {name} is longer than 1024 characters.")
+        if value and (problem := validate_value(name, value)):
+            raise NGNError(E.INVALID_PROPERTY, problem)
+        changes[name] = PropertyChange(name, value, item.get("category"), item.get("permission"))
+    return list(changes.values())
+
+
+class Customers:
+    """Customer operations for one request: a session, the caller and the password sealer."""
+
+    def __init__(self, session: Session, caller: Caller, sealer: PasswordSealer, max_rows: int = 1000,
+                 reseller_default_credits: Mapping[str, int] | None = None) -> None:
+        self.session = session
+        self.caller = caller
+        self.sealer = sealer
+        self.max_rows = max_rows
+        self.reseller_default_credits = dict(reseller_default_credits or {})
+
+    # -- scope ---------------------------------------------------------------------------
+
+    def _scope(self) -> list[Any]:
+        caller = self.caller
+        if caller.role is Role.ADMIN:
+            return []
+        if caller.role is Role.RESELLER:
+            return [Customer.reseller == caller.reseller_id]
+        return [Customer.id == caller.customer_id]
+
+    def get(self, customer_id: int | None, with_properties: bool = True) -> Customer:
+        """The customer, or the same "not found" for one that does not exist and one outside
+        the caller's scope, so scope cannot be probed."""
+        if not customer_id:
+            raise NGNError(E.MISSING_PARAMETER, "A customer id is required.")
+        stmt = select(Customer).where(Customer.id == customer_id, *self._scope())
+        if with_properties:
+            stmt = stmt.options(selectinload(Customer.properties))
+        customer = self.session.execute(stmt).scalar_one_or_none()
+        if customer is None:
+            raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
+        return customer
+
+    def find_by_username(self, username: str) -> Customer:
+        stmt = select(Customer).where(Customer.username == username, *self._scope())
+        customer = self.session.execute(stmt.options(selectinload(Customer.properties))).scalar_one_or_none()
+        if customer is None:
+            raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer with username {username!r} does not exist.")
+        return customer
+
+    def password_of(self, customer: Customer) -> str:
+        return self.sealer.open(customer.password_sealed)
+
+    # -- creation ------------------------------------------------------------------------
+
+    def add(self, fields: Mapping[str, Any], properties: list[PropertyChange]) -> Customer:
+        """Create a customer; by admin without ``reseller`` it is a new reseller.
+
+        A reseller's new customer always goes under that reseller. Admin-only fields sent by
+        a reseller (CDRTool's form sends resellerActive, credit and balance) are not applied:
+        the account returned shows what was stored.
+        """
+        caller = self.caller
+        requested_reseller = fields.get("reseller") or 0
+        if caller.role is Role.CUSTOMER:
+            raise NGNError(E.PERMISSION_DENIED, "Only admin and resellers may create customers.")
+        if caller.role is Role.RESELLER:
+            reseller = self._active_reseller_of_caller()
+            if requested_reseller and requested_reseller != reseller.id:
+                raise NGNError(
+                    E.ADMIN_ONLY_FIELD,
+                    f"Only admin may create a customer under another reseller ({requested_reseller}).",
+                )
+        elif requested_reseller:
+            self._existing_reseller(requested_reseller)
+
+        username = (fields.get("username") or "").strip()
+        if not username:
+            raise NGNError(E.CUSTOMER_USERNAME_REQUIRED, "A customer needs a username.")
+        self._ensure_username_free(username)
+
+        customer = Customer(reseller=requested_reseller or 0, username=username)
+        self._apply_plain_fields(customer, fields)
+        if caller.role is Role.RESELLER:
+            customer.reseller = caller.reseller_id
+        else:
+            for name in ("reseller_active", "company_code", "credit", "balance"):
+                if fields.get(name) is not None:
+                    setattr(customer, name, fields[name])
+        customer.password_sealed = self.sealer.seal(fields.get("password") or "")
+        self.session.add(customer)
+        self._flush_unique(username)
+        if not customer.reseller:
+            customer.reseller = customer.id  # a new reseller
+            defaults = [
+                PropertyChange(name, str(value), None, None)
+                for name, value in self.reseller_default_credits.items()
+            ]
+            properties = defaults + properties
+        self._check_impersonate(customer, fields.get("impersonate"), creating=True)
+        self._merge_properties(customer, properties)
+        self.session.flush()
+        return customer
+
+    # -- changes -------------------------------------------------------------------------
+
+    def update(self, customer: Customer, fields: Mapping[str, Any], properties: list[PropertyChange]) -> None:
+        """Apply the fields given (absent fields stay as they are) and merge the properties
+        by name; all or nothing."""
+        caller = self.caller
+        if caller.role is not Role.ADMIN:
+            changed = [f for f in ADMIN_FIELDS if _given(fields.get(f)) and fields[f] != getattr(customer, f)]
+            if changed:
+                raise NGNError(E.ADMIN_ONLY_FIELD, f"Only admin may change {_wire_names(changed)}.")
+        else:
+            self._move_reseller(customer, fields.get("reseller"))
+            for name in ("reseller_active", "company_code", "credit", "balance"):
+                if fields.get(name) is not None:
+                    setattr(customer, name, fields[name])
+
+        username = fields.get("username")
+        if username is not None and username.strip() != customer.username:
+            if not username.strip():
+                raise NGNError(E.CUSTOMER_USERNAME_REQUIRED, "A customer's username cannot be emptied.")
+            self._ensure_username_free(username.strip())
+        self._apply_plain_fields(customer, fields)
+        if fields.get("password"):
+            customer.password_sealed = self.sealer.seal(fields["password"])
+        self._check_impersonate(customer, fields.get("impersonate"), creating=False)
+        self._merge_properties(customer, properties)
+        customer.change_date = utcnow()
+        self._flush_unique(customer.username)
+
+    def set_properties(self, customer: Customer, properties: list[PropertyChange]) -> None:
+        self._merge_properties(customer, properties)
+        if properties:
+            customer.change_date = utcnow()
+        self.session.flush()
+
+    # -- deletion ------------------------------------------------------------------------
+
+    def delete(self, customer: Customer) -> None:
+        caller = self.caller
+        if caller.role is Role.CUSTOMER:
+            raise NGNError(E.PERMISSION_DENIED, "A customer cannot delete accounts; ask its reseller.")
+        if caller.role is Role.RESELLER and customer.id == caller.reseller_id:
+            raise NGNError(E.PERMISSION_DENIED, "A reseller cannot delete itself; ask admin.")
+        if caller.customer_id == customer.id:
+            raise NGNError(E.PERMISSION_DENIED, "A login cannot delete its own account.")
+        left = ownership.remaining(self.session, customer.id)
+        if left:
+            what = ownership.describe(left)
+            raise NGNError(
+                E.CUSTOMER_IN_USE,
+                f"Customer {customer.id} cannot be deleted: it still has {what}. Delete or move them first.",
+            )
+        self.session.delete(customer)
+        self.session.flush()
+
+    # -- queries -------------------------------------------------------------------------
+
+    ORDER = {
+        "changeDate": Customer.change_date,
+        "username": Customer.username,
+        "firstName": Customer.first_name,
+        "lastName": Customer.last_name,
+        "organization": Customer.organization,
+        "customer": Customer.id,
+        "id": Customer.id,
+    }
+    LIKE = {
+        "username": Customer.username,
+        "firstName": Customer.first_name,
+        "lastName": Customer.last_name,
+        "organization": Customer.organization,
+        "tel": Customer.tel,
+        "email": Customer.email,
+        "web": Customer.web,
+        "city": Customer.city,
+        "country": Customer.country,
+    }
+    EQUAL = {"customer": Customer.id, "reseller": Customer.reseller}
+
+    def query(self, filters: Mapping[str, Any], page: Page, resellers_only: bool) -> tuple[int, list[Customer]]:
+        where = [*self._scope(), *like_filters(self.LIKE, filters), *equal_filters(self.EQUAL, filters)]
+        if resellers_only or str(filters.get("only_resellers") or "") == "1":
+            where.append(Customer.id == Customer.reseller)
+        total, rows = fetch_page(
+            self.session, select(Customer), where, self.ORDER, ("customer", "ASC"), Customer.id, page, self.max_rows
+        )
+        customers = [row[0] for row in rows]
+        self._load_properties(customers)
+        return total, customers
+
+    def _load_properties(self, customers: list[Customer]) -> None:
+        """One query for the properties of a whole page."""
+        if not customers:
+            return
+        by_id: dict[int, list[CustomerProperty]] = {c.id: [] for c in customers}
+        stmt = select(CustomerProperty).where(CustomerProperty.customer_id.in_(by_id)).order_by(
+            CustomerProperty.customer_id, CustomerProperty.name
+        )
+        for prop in self.session.execute(stmt).scalars():
+            by_id[prop.customer_id].append(prop)
+        for c in customers:
+            set_committed_value(c, "properties", by_id[c.id])
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _active_reseller_of_caller(self) -> Customer:
+        reseller = self.session.get(Customer, self.caller.reseller_id)
+        if reseller is None or not reseller.reseller_active:
+            raise NGNError(
+                E.RESELLER_INACTIVE,
+                f"Reseller {self.caller.reseller_id} is not active; ask admin to activate it.",
+            )
+        return reseller
+
+    def _existing_reseller(self, reseller_id: int) -> Customer:
+        reseller = self.session.get(Customer, reseller_id)
+        if reseller is None or reseller.id != reseller.reseller:
+            raise NGNError(E.RESELLER_NOT_FOUND, f"Reseller {reseller_id} does not exist.")
+        return reseller
+
+    def _move_reseller(self, customer: Customer, new_reseller: int | None) -> None:
+        if not new_reseller or new_reseller == customer.reseller:
+            return
+        if new_reseller != customer.id:
+            self._existing_reseller(new_reseller)
+            if customer.is_reseller and ownership.remaining(self.session, customer.id).get("customers"):
+                raise NGNError(
+                    E.INVALID_RESELLER_CHANGE,
+                    f"Customer {customer.id} is a reseller with customers; it cannot move under reseller {new_reseller}.",
+                )
+        customer.reseller = new_reseller
+        if customer.impersonate and customer.impersonate != new_reseller:
+            customer.impersonate = 0
+
+    def _ensure_username_free(self, username: str) -> None:
+        taken = self.session.execute(select(Customer.id).where(Customer.username == username)).first()
+        if taken:
+            raise NGNError(E.CUSTOMER_USERNAME_EXISTS, f"Username {username!r} is already taken by another customer.")
+
+    def _flush_unique(self, username: str) -> None:
+        """Flush; a concurrent request that took the same username loses here, cleanly."""
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            if "username" in str(exc.orig).lower():
+                raise NGNError(
+                    E.CUSTOMER_USERNAME_EXISTS, f"Username {username!r} is already taken by another customer."
+                ) from None
+            raise
+
+    @staticmethod
+    def _apply_plain_fields(customer: Customer, fields: Mapping[str, Any]) -> None:
+        for name in PLAIN_FIELDS:
+            value = fields.get(name)
+            if value is not None:
+                setattr(customer, name, value.strip() if name == "username" else value)
+
+    def _check_impersonate(self, customer: Customer, value: int | None, creating: bool) -> None:
+        if value is None or (not creating and value == customer.impersonate):
+            return
+        if value not in (0, customer.reseller):
+            raise NGNError(
+                E.INVALID_IMPERSONATE,
+                f"impersonate of customer {customer.id} can only be 0 or its reseller id {customer.reseller}.",
+            )
+        caller = self.caller
+        if caller.role is not Role.ADMIN:
+            if caller.customer_id == customer.id:
+                raise NGNError(E.ADMIN_ONLY_FIELD, "A customer cannot change its own impersonate.")
+            if caller.role is not Role.RESELLER:
+                raise NGNError(E.ADMIN_ONLY_FIELD, "Only admin or the customer's reseller may set impersonate.")
+        customer.impersonate = value
+
+    def _merge_properties(self, customer: Customer, changes: list[PropertyChange]) -> None:
+        """Upsert by name; an empty value deletes. Every change is checked before any is
+        applied, and a change that leaves a property as it is needs no permission."""
+        if not changes:
+            return
+        current = {p.name: p for p in customer.properties}
+        planned: list[tuple[PropertyChange, CustomerProperty | None, str, str]] = []
+        refused: list[str] = []
+        for change in changes:
+            existing = current.get(change.name)
+            fixed = WELL_KNOWN.get(change.name)
+            if fixed:
+                category, permission = fixed[0], fixed[1].value
+            else:
+                category = change.category if change.category is not None else (existing.category if existing else "")
+                permission = permission_of(change.permission or (existing.permission if existing else None)).value
+            if existing is None and not change.value:
+                continue  # deleting what is not there
+            if existing is not None and (existing.value, existing.category, existing.permission) == (
+                change.value, category, permission
+            ):
+                continue
+            needed = permission_of(permission)
+            if existing is not None:
+                needed = stricter(needed, permission_of(existing.permission))
+            if not may_change(self.caller, customer, needed):
+                refused.append(change.name)
+            planned.append((change, existing, category, permission))
+        if refused:
+            raise NGNError(
+                E.PROPERTY_PERMISSION,
+                f"You may not change propert{'y' if len(refused) == 1 else 'ies'} {', '.join(refused)} "
+                f"of customer {customer.id}; nothing was changed.",
+            )
+        for change, existing, category, permission in planned:
+            if not change.value:
+                customer.properties.remove(existing)
+            elif existing is None:
+                customer.properties.append(
+                    CustomerProperty(name=change.name, value=change.value, category=category, permission=permission)
+                )
+            else:
+                existing.value, existing.category, existing.permission = change.value, category, permission
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+_WIRE = {"reseller": "reseller", "reseller_active": "resellerActive", "company_code": "companyCode",
+         "credit": "credit", "balance": "balance"}  # fmt: skip
+
+
+def _wire_names(fields: Iterable[str]) -> str:
+    return ", ".join(_WIRE[f] for f in fields)

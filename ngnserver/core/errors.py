@@ -1,0 +1,137 @@
+"""Every error the server can answer with, and the one exception type that carries them.
+
+NGNPro clients (CDRTool above all) show ``faultstring (errorcode): errorstring`` and act on a
+few codes, so each code has one meaning forever. The table below is the single source: the
+README's table is generated from it (``ngnserver errorcodes``) and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Side(enum.Enum):
+    """Whose fault it is, as SOAP 1.1 names it."""
+
+    CLIENT = "Client"
+    SERVER = "Server"
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: int
+    faultstring: str
+    meaning: str
+    side: Side = Side.CLIENT
+
+
+class E:
+    """The error code table. Blocks: 1xxx SIP, 2xxx request, 3xxx ENUM, 4xxx authentication
+    and authorization, 5xxx customers, 6xxx credits, 7xxx DNS, 9xxx server."""
+
+    SIP_DOMAIN_EXISTS = ErrorCode(1001, "Duplicate domain", "SIP domain already exists")
+    SIP_ACCOUNT_EXISTS = ErrorCode(1011, "Duplicate account", "SIP account already exists")
+    SIP_NOT_IN_GROUP = ErrorCode(
+        1031, "Not in group", "the SIP account is not in that group (CDRTool treats it as success)"
+    )
+
+    MALFORMED_REQUEST = ErrorCode(2001, "Malformed request", "the body is not well-formed XML")
+    DTD_REFUSED = ErrorCode(
+        2002, "Document type refused", "the request carries a DTD or entity declarations"
+    )
+    REQUEST_TOO_LARGE = ErrorCode(
+        2003, "Request too large", "the body is larger than the configured limit"
+    )
+    NOT_A_SOAP_REQUEST = ErrorCode(
+        2004, "Not a SOAP request", "the body is not a SOAP 1.1 envelope with one operation"
+    )
+    UNKNOWN_OPERATION = ErrorCode(
+        2005, "Unknown operation", "no port offers the operation named in the body"
+    )
+    INVALID_VALUE = ErrorCode(
+        2006, "Invalid value", "a parameter or member has a value of the wrong type"
+    )
+    MISSING_PARAMETER = ErrorCode(
+        2007, "Missing parameter", "a required parameter or member was not given"
+    )
+    INVALID_QUERY = ErrorCode(
+        2008, "Invalid query", "orderBy names an unknown attribute or direction, or range is bad"
+    )
+
+    ENUM_NUMBER_NOT_FOUND = ErrorCode(3002, "Number not found", "ENUM number does not exist")
+
+    AUTH_MISSING = ErrorCode(4001, "Authentication required", "the auth header is missing")
+    AUTH_FAILED = ErrorCode(4002, "Authentication failed", "wrong username or password")
+    IMPERSONATE_UNKNOWN = ErrorCode(
+        4003, "Authentication failed", "the customer to impersonate does not exist"
+    )
+    PERMISSION_DENIED = ErrorCode(
+        4004, "Permission denied", "the caller may not perform this operation"
+    )
+    ADMIN_ONLY_FIELD = ErrorCode(
+        4005, "Permission denied", "a field only admin may change was changed"
+    )
+    PROPERTY_PERMISSION = ErrorCode(
+        4006, "Permission denied", "a property the caller may not change was sent"
+    )
+    RESELLER_INACTIVE = ErrorCode(
+        4007, "Reseller inactive", "the caller's reseller is not active (resellerActive false)"
+    )
+
+    CUSTOMER_USERNAME_EXISTS = ErrorCode(
+        5001, "Duplicate username", "customer username already exists"
+    )
+    CUSTOMER_NOT_FOUND = ErrorCode(
+        5002, "Customer not found", "customer does not exist (or is outside the caller's scope)"
+    )
+    CUSTOMER_USERNAME_REQUIRED = ErrorCode(
+        5003, "Username required", "a customer needs a non-empty username"
+    )
+    RESELLER_NOT_FOUND = ErrorCode(5004, "Reseller not found", "the named reseller does not exist")
+    CUSTOMER_IN_USE = ErrorCode(
+        5005, "Customer in use", "the customer still owns records or customers; delete them first"
+    )
+    INVALID_IMPERSONATE = ErrorCode(
+        5006, "Invalid impersonate", "impersonate must be 0 or the customer's own reseller id"
+    )
+    INVALID_PROPERTY = ErrorCode(
+        5007, "Invalid property", "a property has no name, a bad permission or a bad value"
+    )
+    INVALID_RESELLER_CHANGE = ErrorCode(
+        5008, "Invalid reseller change", "a reseller with customers cannot move under another"
+    )
+
+    CREDIT_EXHAUSTED = ErrorCode(6001, "Credit exhausted", "a reseller or customer credit is used up")
+
+    DNS_ZONE_EXISTS = ErrorCode(7001, "Duplicate zone", "DNS zone already exists")
+    DNS_RECORD_EXISTS = ErrorCode(7003, "Duplicate record", "DNS record already exists")
+
+    INTERNAL_ERROR = ErrorCode(
+        9001, "Internal server error", "an unexpected server fault (logged)", Side.SERVER
+    )
+    DATABASE_UNAVAILABLE = ErrorCode(
+        9002, "Database unavailable", "the database did not answer", Side.SERVER
+    )
+
+
+def all_codes() -> list[ErrorCode]:
+    """The table, ordered by code."""
+    codes = [v for v in vars(E).values() if isinstance(v, ErrorCode)]
+    return sorted(codes, key=lambda c: c.code)
+
+
+class NGNError(Exception):
+    """A refusal or failure with an errorcode and a sentence a person understands."""
+
+    def __init__(self, error: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+    @property
+    def code(self) -> int:
+        return self.error.code
+
+    def __repr__(self) -> str:
+        return f"NGNError({self.error.code}, {self.message!r})"

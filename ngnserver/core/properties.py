@@ -1,0 +1,90 @@
+"""Customer properties: the well-known ones (credits, rights) and who may change which.
+
+A property carries the permission level needed to change it. The level of a well-known
+property is fixed here, so no client can lower it by sending another ``permission``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from ngnserver.core.callers import Caller, Role
+from ngnserver.models import Customer
+
+
+class Permission(enum.StrEnum):
+    ADMIN = "admin"
+    RESELLER = "reseller"
+    CUSTOMER = "customer"
+
+
+class Credit(enum.StrEnum):
+    """Credit properties: each bounds how many records of one kind may be created."""
+
+    SIP_ACCOUNT = "sip_credit"
+    SIP_ALIAS = "sip_alias_credit"
+    ENUM_RANGE = "enum_range_credit"
+    ENUM_NUMBER = "enum_number_credit"
+    DNS_ZONE = "dns_zone_credit"
+    EMAIL = "email_credit"
+
+
+class Right(enum.StrEnum):
+    """Rights a reseller must hold (value "1") before its customers' SIP accounts may get
+    PSTN access or switch between prepaid and postpaid."""
+
+    PSTN_ACCESS = "pstn_access"
+    PSTN_CHANGES = "pstn_changes"
+    PREPAID_CHANGES = "prepaid_changes"
+
+
+CREDIT_CATEGORY = "credit"
+CREDIT_NAMES = frozenset(c.value for c in Credit)
+RIGHT_NAMES = frozenset(r.value for r in Right)
+
+# name -> (category, permission) fixed by the server
+WELL_KNOWN: dict[str, tuple[str, Permission]] = {
+    **{c.value: (CREDIT_CATEGORY, Permission.ADMIN) for c in Credit},
+    **{r.value: ("sip", Permission.ADMIN) for r in Right},
+}
+
+_RANK = {Permission.CUSTOMER: 0, Permission.RESELLER: 1, Permission.ADMIN: 2}
+
+
+def permission_of(value: str | None) -> Permission:
+    """Unknown or empty permission strings are customer-level, as NGNPro treats them."""
+    try:
+        return Permission(value or Permission.CUSTOMER)
+    except ValueError:
+        return Permission.CUSTOMER
+
+
+def stricter(a: Permission, b: Permission) -> Permission:
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+def may_change(caller: Caller, target: Customer, permission: Permission) -> bool:
+    """Whether ``caller`` may change a property of ``permission`` level on ``target``.
+
+    admin: any. ``admin`` level: a reseller on its child customers, never on itself.
+    ``reseller`` level: the target's reseller. Anything else: the target itself too.
+    The caller is assumed to have ``target`` in scope already.
+    """
+    if caller.role is Role.ADMIN:
+        return True
+    own_reseller = caller.role is Role.RESELLER and caller.reseller_id == target.reseller
+    if permission is Permission.ADMIN:
+        return own_reseller and target.id != target.reseller
+    if permission is Permission.RESELLER:
+        return own_reseller
+    return own_reseller or caller.customer_id == target.id
+
+
+def validate_value(name: str, value: str) -> str | None:
+    """A sentence saying what is wrong with ``value``, or None when it is acceptable."""
+    if name in CREDIT_NAMES:
+        if not value.isdigit():
+            return f"Property {name} is a credit and must be a whole number of 0 or more, not {value!r}."
+    elif name in RIGHT_NAMES and value not in ("0", "1"):
+        return f"Property {name} is a right and must be 0 or 1, not {value!r}."
+    return None

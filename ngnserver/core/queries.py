@@ -1,0 +1,75 @@
+"""The query model shared by every ``get<Plural>`` operation: LIKE filters, an order and a
+page, with ``total`` counting every match regardless of the page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from ngnserver.core.errors import E, NGNError
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a client asked for: ``order`` is (attribute, "ASC"|"DESC") or None."""
+
+    order: tuple[str, str] | None = None
+    start: int = 0
+    count: int | None = None
+
+    @classmethod
+    def from_wire(cls, order_by: Mapping[str, Any] | None, rng: Mapping[str, Any] | None) -> Page:
+        order = None
+        if order_by and order_by.get("attribute"):
+            direction = str(order_by.get("direction") or "ASC").upper()
+            if direction not in ("ASC", "DESC"):
+                raise NGNError(E.INVALID_QUERY, f"orderBy direction must be ASC or DESC, not {direction!r}.")
+            order = (str(order_by["attribute"]), direction)
+        start = int((rng or {}).get("start") or 0)
+        count = (rng or {}).get("count")
+        if start < 0 or (count is not None and count < 0):
+            raise NGNError(E.INVALID_QUERY, "range start and count cannot be negative.")
+        return cls(order=order, start=start, count=count or None)
+
+
+def like_filters(columns: Mapping[str, Any], values: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    """Case-insensitive LIKE for every non-empty string filter (NGNPro's MySQL heritage:
+    operators expect ``al%`` to find ``Alice``)."""
+    return [columns[name].ilike(str(values[name])) for name in columns if values.get(name)]
+
+
+def equal_filters(columns: Mapping[str, Any], values: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    """Equality for every integer filter that is not 0 (0 means "any")."""
+    return [columns[name] == int(values[name]) for name in columns if values.get(name)]
+
+
+def fetch_page(
+    session: Session,
+    stmt: Select[Any],
+    where: Sequence[ColumnElement[bool]],
+    order_columns: Mapping[str, Any],
+    default_order: tuple[str, str],
+    tiebreak: Any,
+    page: Page,
+    max_rows: int,
+) -> tuple[int, list[Any]]:
+    """(total matches, rows of the requested page). ``count`` is capped at ``max_rows``;
+    ``tiebreak`` (a unique column) keeps pages stable when the order has ties."""
+    attribute, direction = page.order or default_order
+    column = order_columns.get(attribute)
+    if column is None:
+        known = ", ".join(sorted(order_columns))
+        raise NGNError(E.INVALID_QUERY, f"Cannot order by {attribute!r}; use one of: {known}.")
+    ordering = [column.desc(), tiebreak.desc()] if direction == "DESC" else [column.asc(), tiebreak.asc()]
+    limit = min(page.count or max_rows, max_rows)
+    rows = session.execute(stmt.where(*where).order_by(*ordering).offset(page.start).limit(limit)).all()
+    if page.start == 0 and len(rows) < limit:
+        total = len(rows)
+    else:
+        total = session.execute(select(func.count()).select_from(tiebreak.table).where(*where)).scalar_one()
+    return total, rows

@@ -1,0 +1,21 @@
+"""One module per NGNPro port: spyne service classes and their wire types."""
+
+from __future__ import annotations
+
+import warnings
+
+with warnings.catch_warnings():
+    # spyne 2.14 bundles six and imports cgi; both warn on Python 3.11.
+    warnings.simplefilter("ignore")
+    import spyne  # noqa: F401
+
+from ngnserver.services import customer
+
+# (port name, port namespace, service class) for every port this server serves
+PORTS = [
+    ("Customer", customer.NAMESPACE, customer.CustomerService),
+]
+
+# Un-namespaced operation names some clients send -> (port name, operation).
+# CDRTool's import code calls a non-existent updateCustomer.
+ALIASES = {"updateCustomer": ("Customer", "updateAccount")}

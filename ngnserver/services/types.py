@@ -1,0 +1,37 @@
+"""Wire types shared by every port: the auth header and the pieces of a query.
+
+Types live in the NGNPro types namespace. Every member is optional on the wire: the protocol
+layer decodes leniently and the rules in ``core`` decide what is required.
+"""
+
+from spyne import Boolean, ComplexModel, Integer32, Unicode
+
+TYPES_NS = "urn:AGProjects:NGNPro"
+
+
+class NGNType(ComplexModel):
+    """Base of every NGNPro struct (keeps them all in the types namespace)."""
+
+    __namespace__ = TYPES_NS
+
+
+class AuthHeader(NGNType):
+    """The ``auth`` SOAP header every request carries."""
+
+    __type_name__ = "AuthHeader"
+    _type_info = [
+        ("username", Unicode),
+        ("password", Unicode),
+        ("admin", Boolean),
+        ("impersonate", Integer32),
+    ]
+
+
+class OrderBy(NGNType):
+    __type_name__ = "OrderBy"
+    _type_info = [("attribute", Unicode), ("direction", Unicode)]
+
+
+class Range(NGNType):
+    __type_name__ = "Range"
+    _type_info = [("start", Integer32), ("count", Integer32)]

@@ -1,0 +1,296 @@
+"""SOAP section-5 values: lenient decoding of what PHP clients send, and encoding that
+PEAR SOAP 0.11 decodes correctly.
+
+Both directions are compiled once per spyne type into small closures, so a request costs a
+walk over the elements and no introspection.
+
+Decoding is forgiving in the ways NGNPro's clients need: members are matched by local name
+whatever their namespace, ``xsi:type`` is never trusted (PHP picks it from the runtime value:
+an int may come as ``xsd:string``), booleans may be ``true/false/1/0``, an untyped empty
+element is "not given", unknown members are ignored, and array items may have any name.
+
+Encoding follows PEAR's sharp edges: every scalar carries ``xsi:type`` (an untyped "false"
+becomes a truthy PHP string), every array carries ``SOAP-ENC:arrayType`` even when empty
+(else PEAR turns a one-element array into an object), no ``offset`` attribute (PEAR crashes),
+no ``xsi:nil`` (absent members are left out), no multiRef.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from lxml import etree
+from spyne.model import ComplexModelBase, SimpleModel
+from spyne.model.complex import Array
+from spyne.model.primitive import Boolean, Decimal, Double, Float, Integer, Unicode
+
+from ngnserver.core.errors import E, NGNError
+from ngnserver.soap import XSI_NS
+
+XSI_TYPE = f"{{{XSI_NS}}}type"
+XSI_NIL = f"{{{XSI_NS}}}nil"
+
+TYPES_PREFIX = "ns1"  # prefix of urn:AGProjects:NGNPro in every response we write
+
+Decoder = Callable[[etree._Element, str], Any]
+Writer = Callable[[list[str], str, Any], None]
+
+
+def _kind(spyne_type: type) -> str:
+    if issubclass(spyne_type, Array):
+        return "array"
+    if issubclass(spyne_type, ComplexModelBase):
+        return "struct"
+    if issubclass(spyne_type, Boolean):
+        return "boolean"
+    if issubclass(spyne_type, Integer):
+        return "int"
+    if issubclass(spyne_type, (Double, Float, Decimal)):
+        return "double"
+    if issubclass(spyne_type, (Unicode, SimpleModel)):
+        return "string"
+    raise TypeError(f"no SOAP encoding for spyne type {spyne_type!r}")
+
+
+def array_item_type(spyne_type: type) -> type:
+    return next(iter(spyne_type._type_info.values()))
+
+
+def members(spyne_type: type) -> list[tuple[str, type]]:
+    return list(spyne_type._type_info.items())
+
+
+def local_name(tag: Any) -> str | None:
+    """The local part of an element tag; None for comments and processing instructions."""
+    if not isinstance(tag, str):
+        return None
+    return tag.rpartition("}")[2]
+
+
+# -- decoding --------------------------------------------------------------------------------
+
+
+def _is_absent(el: etree._Element) -> bool:
+    """PHP null: an empty element with no type, or an explicit xsi:nil."""
+    if el.get(XSI_NIL) in ("true", "1"):
+        return True
+    return len(el) == 0 and not el.text and el.get(XSI_TYPE) is None
+
+
+def _invalid(path: str, what: str, text: str) -> NGNError:
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    return NGNError(E.INVALID_VALUE, f"{path} must be {what}, not {shown!r}.")
+
+
+def _decode_int(el: etree._Element, path: str) -> int | None:
+    if _is_absent(el):
+        return None
+    text = (el.text or "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            raise _invalid(path, "a whole number", text) from None
+        if not number.is_integer():
+            raise _invalid(path, "a whole number", text) from None
+        return int(number)
+
+
+_TRUE = frozenset(("true", "1"))
+_FALSE = frozenset(("false", "0"))
+
+
+def _decode_bool(el: etree._Element, path: str) -> bool | None:
+    if _is_absent(el):
+        return None
+    text = (el.text or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if not text:
+        return None
+    raise _invalid(path, "true, false, 1 or 0", text)
+
+
+def _decode_double(el: etree._Element, path: str) -> float | None:
+    if _is_absent(el):
+        return None
+    text = (el.text or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise _invalid(path, "a number", text) from None
+    if not math.isfinite(value):
+        raise _invalid(path, "a finite number", text)
+    return value
+
+
+def _decode_string(el: etree._Element, path: str) -> str | None:
+    if _is_absent(el):
+        return None
+    if len(el):
+        raise NGNError(E.INVALID_VALUE, f"{path} must be a string, not a structure.")
+    return el.text or ""
+
+
+@cache
+def decoder(spyne_type: type) -> Decoder:
+    """The function that turns an element into the Python value of ``spyne_type``: int,
+    bool, float, str, dict (structs) or list (arrays); None where nothing was given."""
+    kind = _kind(spyne_type)
+    if kind == "int":
+        return _decode_int
+    if kind == "boolean":
+        return _decode_bool
+    if kind == "double":
+        return _decode_double
+    if kind == "string":
+        return _decode_string
+    if kind == "array":
+        item_decoder_holder: list[Decoder] = []
+        item_type = array_item_type(spyne_type)
+
+        def decode_array(el: etree._Element, path: str) -> list[Any] | None:
+            if not item_decoder_holder:
+                item_decoder_holder.append(decoder(item_type))
+            if _is_absent(el):
+                return None
+            decode_item = item_decoder_holder[0]
+            return [
+                decode_item(child, f"{path}[{i}]")
+                for i, child in enumerate(c for c in el if isinstance(c.tag, str))
+            ]
+
+        return decode_array
+
+    fields = members(spyne_type)
+    plan: dict[str, type] = dict(fields)
+    compiled: dict[str, Decoder] = {}
+
+    def decode_struct(el: etree._Element, path: str) -> dict[str, Any] | None:
+        if _is_absent(el):
+            return None
+        if el.text and el.text.strip() and len(el) == 0:
+            raise NGNError(E.INVALID_VALUE, f"{path} must be a structure, not text.")
+        result: dict[str, Any] = {}
+        for child in el:
+            name = local_name(child.tag)
+            member_type = plan.get(name) if name else None
+            if member_type is None:
+                continue  # read-only or unknown members that clients echo back
+            decode_member = compiled.get(name)
+            if decode_member is None:
+                decode_member = compiled[name] = decoder(member_type)
+            result[name] = decode_member(child, f"{path}.{name}")
+        return result
+
+    return decode_struct
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+_INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Text content, escaped; characters XML 1.0 cannot carry are dropped."""
+    if _INVALID_XML_CHARS.search(text):
+        text = _INVALID_XML_CHARS.sub("", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def _format_bool(value: Any) -> str:
+    return "true" if value else "false"
+
+
+def _format_int(value: Any) -> str:
+    return str(int(value))
+
+
+def _format_double(value: Any) -> str:
+    return repr(float(value))
+
+
+def _format_string(value: Any) -> str:
+    return escape(value if isinstance(value, str) else str(value))
+
+
+_SCALARS = {
+    "int": ("xsd:int", _format_int),
+    "boolean": ("xsd:boolean", _format_bool),
+    "double": ("xsd:double", _format_double),
+    "string": ("xsd:string", _format_string),
+}
+
+
+def xsi_type_of(spyne_type: type) -> str:
+    """The ``xsi:type`` value written for a value of ``spyne_type``."""
+    kind = _kind(spyne_type)
+    if kind in _SCALARS:
+        return _SCALARS[kind][0]
+    if kind == "array":
+        return "SOAP-ENC:Array"
+    return f"{TYPES_PREFIX}:{spyne_type.get_type_name()}"
+
+
+@cache
+def writer(spyne_type: type) -> Writer:
+    """The function that appends ``<tag xsi:type=...>value</tag>`` to a list of strings."""
+    kind = _kind(spyne_type)
+    if kind in _SCALARS:
+        xsd_type, fmt = _SCALARS[kind]
+        open_tail = f' xsi:type="{xsd_type}">'
+
+        def write_scalar(out: list[str], tag: str, value: Any) -> None:
+            out.append(f"<{tag}{open_tail}{fmt(value)}</{tag}>")
+
+        return write_scalar
+
+    if kind == "array":
+        item_type = array_item_type(spyne_type)
+        item_xsi = xsi_type_of(item_type)
+        array_open = f' xsi:type="SOAP-ENC:Array" SOAP-ENC:arrayType="{item_xsi}['
+        item_holder: list[Writer] = []
+
+        def write_array(out: list[str], tag: str, value: Any) -> None:
+            if not item_holder:
+                item_holder.append(writer(item_type))
+            items = list(value)
+            if not items:
+                out.append(f"<{tag}{array_open}0]\"/>")
+                return
+            out.append(f"<{tag}{array_open}{len(items)}]\">")
+            write_item = item_holder[0]
+            for item in items:
+                write_item(out, "item", item)
+            out.append(f"</{tag}>")
+
+        return write_array
+
+    type_open = f' xsi:type="{xsi_type_of(spyne_type)}">'
+    fields = members(spyne_type)
+    compiled: list[tuple[str, Writer]] = []
+
+    def write_struct(out: list[str], tag: str, value: Any) -> None:
+        if not compiled:
+            compiled.extend((name, writer(t)) for name, t in fields)
+        get = value.get if isinstance(value, Mapping) else lambda n: getattr(value, n, None)
+        out.append(f"<{tag}{type_open}")
+        for name, write_member in compiled:
+            member = get(name)
+            if member is not None:
+                write_member(out, name, member)
+        out.append(f"</{tag}>")
+
+    return write_struct

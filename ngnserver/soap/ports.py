@@ -1,0 +1,82 @@
+"""Ports: one spyne service class per NGNPro port namespace, and the lookup that dispatches
+an operation element by its namespace-qualified name (``addAccount`` exists in several
+ports, so the local name alone never decides)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from spyne import Application
+    from spyne.protocol.soap import Soap11
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of a port, read from its spyne method descriptor."""
+
+    port: Port
+    name: str
+    params: tuple[tuple[str, Any], ...]  # (part name, spyne type), in order
+    result: tuple[str, Any] | None  # (part name, spyne type), None for a void operation
+    function: Any  # the service function, called as function(ctx, *args)
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.name.startswith("get")
+
+
+@dataclass(frozen=True)
+class Port:
+    """An NGNPro port: ``name`` is the short name ("Customer"), ``namespace`` its URN."""
+
+    name: str
+    namespace: str
+    service: type
+    operations: dict[str, Operation] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def build(cls, name: str, namespace: str, service: type) -> Port:
+        port = cls(name, namespace, service)
+        # spyne's Application is used for what it does well: reading the @rpc declarations.
+        app = Application([service], tns=namespace, in_protocol=Soap11(), out_protocol=Soap11())
+        for descriptors in app.interface.service_method_map.values():
+            d = descriptors[0]
+            params = tuple(d.in_message._type_info.items())
+            results = list(d.out_message._type_info.items())
+            port.operations[d.name] = Operation(
+                port=port,
+                name=d.name,
+                params=params,
+                result=results[0] if results else None,
+                function=d.function,
+            )
+        return port
+
+
+class PortMap:
+    """Every port the endpoint serves, and the operation lookup."""
+
+    def __init__(self, ports: Iterable[Port], aliases: dict[str, tuple[str, str]] | None = None) -> None:
+        self.ports: Sequence[Port] = tuple(ports)
+        self._by_qname = {
+            f"{{{p.namespace}}}{op.name}": op for p in self.ports for op in p.operations.values()
+        }
+        # un-namespaced names that some clients send: local name -> (port name, operation)
+        by_name = {p.name: p for p in self.ports}
+        self._aliases = {
+            local: by_name[port].operations[op] for local, (port, op) in (aliases or {}).items()
+        }
+
+    def resolve(self, tag: str) -> Operation | None:
+        """The operation an element tag (``{ns}local`` or ``local``) names, or None."""
+        op = self._by_qname.get(tag)
+        if op is not None:
+            return op
+        if tag.startswith("{"):
+            return None
+        return self._aliases.get(tag)
