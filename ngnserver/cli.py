@@ -87,6 +87,21 @@ def schema_sql(dialect: str = "postgresql") -> str:
 
 
 @main.command()
+@click.option("--url", default="http://127.0.0.1:9200/ngnpro/", show_default=True, help="Endpoint address.")
+def wsdl(url: str) -> None:
+    """Print the WSDL for an endpoint address (wsdl/ngnpro.wsdl is this for the default)."""
+    click.echo(wsdl_document(url).decode(), nl=False)
+
+
+def wsdl_document(url: str) -> bytes:
+    from ngnserver.app import build_port_map
+    from ngnserver.services.types import AuthHeader
+    from ngnserver.soap.wsdl import build_wsdl
+
+    return build_wsdl(build_port_map(), url, ("auth", AuthHeader))
+
+
+@main.command()
 def errorcodes() -> None:
     """Print the error code table (Markdown, as in the README)."""
     click.echo(errorcode_table(), nl=False)

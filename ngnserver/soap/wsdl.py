@@ -5,7 +5,7 @@ WSDL-driven clients such as zeep. One schema in the types namespace declares eve
 sequence of optional, unqualified members) and every array (a restriction of SOAP-ENC:Array
 with ``wsdl:arrayType`` and a sequence of ``item`` elements). That schema imports the SOAP
 encoding namespace from our own copy (``encoding_schema``), served at
-``<endpoint>soap-encoding.xsd``, so that no client fetches schemas.xmlsoap.org.
+``<endpoint>/soap-encoding.xsd``, so that no client fetches schemas.xmlsoap.org.
 
 Operation names repeat across ports (``addAccount`` is in Customer and Sip), so message names
 carry the port: ``Customer.addAccountRequest``, ``Customer.addAccountResponse``.
@@ -30,7 +30,7 @@ with warnings.catch_warnings():
 
 SERVICE_NAME = "NGNPro"
 ENCODING_SCHEMA_NAME = "soap-encoding.xsd"
-"""Where the encoding schema is served, relative to the endpoint URL."""
+"""Where the encoding schema is served, under the endpoint URL."""
 
 _HTTP_TRANSPORT = "http://schemas.xmlsoap.org/soap/http"
 _NSMAP = {
@@ -56,19 +56,24 @@ def encoding_schema() -> bytes:
     return files("ngnserver.soap").joinpath(ENCODING_SCHEMA_NAME).read_bytes()
 
 
+def encoding_schema_url(endpoint_url: str) -> str:
+    """Where the WSDL served for ``endpoint_url`` says the encoding schema is."""
+    return f"{endpoint_url.rstrip('/')}/{ENCODING_SCHEMA_NAME}"
+
+
 def build_wsdl(port_map: PortMap, endpoint_url: str, header: tuple[str, type]) -> bytes:
     """The WSDL of every port in ``port_map``, served at ``endpoint_url``.
 
     ``header`` is the (part name, spyne type) of the SOAP header every request carries.
     The same inputs always give the same bytes.
     """
-    if not endpoint_url.endswith("/"):
-        raise ValueError(f"endpoint URL {endpoint_url!r} must end with '/'")
     header_part, header_type = header
     definitions = etree.Element(
         _wsdl("definitions"), nsmap=_NSMAP, name=SERVICE_NAME, targetNamespace=TYPES_NS
     )
-    _add_schema(definitions, _collect_types(port_map, header_type), endpoint_url)
+    _add_schema(
+        definitions, _collect_types(port_map, header_type), encoding_schema_url(endpoint_url)
+    )
 
     header_message = header_type.get_type_name()
     message = etree.SubElement(definitions, _wsdl("message"), name=header_message)
@@ -141,15 +146,10 @@ def _type_ref(spyne_type: type) -> str:
     raise TypeError(f"no XML Schema type for {spyne_type!r}")
 
 
-def _add_schema(definitions: etree._Element, types: dict[str, type], endpoint_url: str) -> None:
+def _add_schema(definitions: etree._Element, types: dict[str, type], schema_url: str) -> None:
     wsdl_types = etree.SubElement(definitions, _wsdl("types"))
     schema = etree.SubElement(wsdl_types, _xsd("schema"), targetNamespace=TYPES_NS)
-    etree.SubElement(
-        schema,
-        _xsd("import"),
-        namespace=SOAP_ENC_NS,
-        schemaLocation=f"{endpoint_url}{ENCODING_SCHEMA_NAME}",
-    )
+    etree.SubElement(schema, _xsd("import"), namespace=SOAP_ENC_NS, schemaLocation=schema_url)
     for name in sorted(types):
         spyne_type = types[name]
         complex_type = etree.SubElement(schema, _xsd("complexType"), name=name)
