@@ -61,5 +61,126 @@ CREATE TABLE customer_properties (
 
 INSERT INTO alembic_version (version_num) VALUES ('0001') RETURNING alembic_version.version_num;
 
+-- Running upgrade 0001 -> 0002
+
+CREATE TABLE audit_log (
+    id SERIAL NOT NULL, 
+    at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    login VARCHAR(128) NOT NULL, 
+    admin_login BOOLEAN NOT NULL, 
+    acting_as INTEGER, 
+    action VARCHAR(16) NOT NULL, 
+    kind VARCHAR(32) NOT NULL, 
+    record_key VARCHAR(255) NOT NULL, 
+    changes JSON NOT NULL, 
+    CONSTRAINT pk_audit_log PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_audit_log_at ON audit_log (at);
+
+CREATE INDEX ix_audit_log_kind_record_key ON audit_log (kind, record_key);
+
+CREATE TABLE credit_usage (
+    scope VARCHAR(16) NOT NULL, 
+    holder INTEGER NOT NULL, 
+    credit VARCHAR(32) NOT NULL, 
+    used INTEGER NOT NULL, 
+    CONSTRAINT pk_credit_usage PRIMARY KEY (scope, holder, credit), 
+    CONSTRAINT ck_credit_usage_used_not_negative CHECK (used >= 0)
+);
+
+CREATE TABLE sip_domains (
+    id SERIAL NOT NULL, 
+    domain VARCHAR(255) NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    certificate TEXT NOT NULL, 
+    private_key_sealed BYTEA NOT NULL, 
+    match_ip_address VARCHAR(255) NOT NULL, 
+    match_sip_domain VARCHAR(255) NOT NULL, 
+    verify_cert BOOLEAN NOT NULL, 
+    require_cert BOOLEAN NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_sip_domains PRIMARY KEY (id), 
+    CONSTRAINT uq_sip_domains_domain UNIQUE (domain)
+);
+
+CREATE INDEX ix_sip_domains_change_date ON sip_domains (change_date);
+
+CREATE INDEX ix_sip_domains_customer ON sip_domains (customer);
+
+CREATE INDEX ix_sip_domains_reseller ON sip_domains (reseller);
+
+CREATE TABLE sip_accounts (
+    id SERIAL NOT NULL, 
+    username VARCHAR(64) NOT NULL, 
+    domain VARCHAR(255) NOT NULL, 
+    password_sealed BYTEA NOT NULL, 
+    first_name VARCHAR(128) NOT NULL, 
+    last_name VARCHAR(128) NOT NULL, 
+    email VARCHAR(255) NOT NULL, 
+    rpid VARCHAR(64) NOT NULL, 
+    timezone VARCHAR(64) NOT NULL, 
+    owner INTEGER NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    prepaid BOOLEAN NOT NULL, 
+    quota INTEGER NOT NULL, 
+    call_limit INTEGER NOT NULL, 
+    timeout INTEGER NOT NULL, 
+    answer_timeout INTEGER NOT NULL, 
+    quickdial_prefix VARCHAR(32) NOT NULL, 
+    region VARCHAR(64) NOT NULL, 
+    acl JSON NOT NULL, 
+    properties JSON NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_sip_accounts PRIMARY KEY (id), 
+    CONSTRAINT fk_sip_accounts_domain_sip_domains FOREIGN KEY(domain) REFERENCES sip_domains (domain) ON DELETE RESTRICT, 
+    CONSTRAINT uq_sip_accounts_domain_username UNIQUE (domain, username)
+);
+
+CREATE INDEX ix_sip_accounts_customer ON sip_accounts (customer);
+
+CREATE INDEX ix_sip_accounts_domain_change_date ON sip_accounts (domain, change_date);
+
+CREATE INDEX ix_sip_accounts_owner ON sip_accounts (owner);
+
+CREATE INDEX ix_sip_accounts_reseller ON sip_accounts (reseller);
+
+CREATE TABLE sip_aliases (
+    id SERIAL NOT NULL, 
+    username VARCHAR(64) NOT NULL, 
+    domain VARCHAR(255) NOT NULL, 
+    target_username VARCHAR(64) NOT NULL, 
+    target_domain VARCHAR(255) NOT NULL, 
+    owner INTEGER NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_sip_aliases PRIMARY KEY (id), 
+    CONSTRAINT fk_sip_aliases_domain_sip_domains FOREIGN KEY(domain) REFERENCES sip_domains (domain) ON DELETE RESTRICT, 
+    CONSTRAINT uq_sip_aliases_domain_username UNIQUE (domain, username)
+);
+
+CREATE INDEX ix_sip_aliases_customer ON sip_aliases (customer);
+
+CREATE INDEX ix_sip_aliases_owner ON sip_aliases (owner);
+
+CREATE INDEX ix_sip_aliases_reseller ON sip_aliases (reseller);
+
+CREATE TABLE sip_account_groups (
+    account_id INTEGER NOT NULL, 
+    name VARCHAR(64) NOT NULL, 
+    CONSTRAINT pk_sip_account_groups PRIMARY KEY (account_id, name), 
+    CONSTRAINT fk_sip_account_groups_account_id_sip_accounts FOREIGN KEY(account_id) REFERENCES sip_accounts (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_sip_account_groups_name ON sip_account_groups (name, account_id);
+
+UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
+
 COMMIT;
 

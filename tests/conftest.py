@@ -24,6 +24,7 @@ from ngnserver import config
 from ngnserver.app import NGNProApp
 from ngnserver.core.sealing import PasswordSealer
 from ngnserver.db import Database
+from ngnserver.models import Base
 from tests.support.postgres import PostgresUnavailable, TemporaryPostgres
 from tests.support.wire import Client
 
@@ -59,12 +60,14 @@ class RunningServer:
         return Client(self.url, username, password, admin=False)
 
     def reset(self) -> None:
+        """Empty every table, so ids start at 1 again."""
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
         with self.database.engine.begin() as conn:
             if self.database.is_sqlite:
-                for table in ("customer_properties", "customers"):
+                for table in tables:
                     conn.execute(text(f"DELETE FROM {table}"))
             else:
-                conn.execute(text("TRUNCATE customer_properties, customers RESTART IDENTITY CASCADE"))
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(scope="session")

@@ -267,10 +267,14 @@ def test_message_names_are_unique_and_carry_the_port():
 
 def test_every_operation_is_rpc_encoded_with_an_empty_soap_action():
     wsdl = etree.fromstring(wsdl_bytes())
-    operations = wsdl.findall("wsdl:binding/wsdl:operation", NS)
+    binding = wsdl.find("wsdl:binding[@name='CustomerBinding']", NS)
+    if binding is None:
+        binding = next(b for b in wsdl.findall("wsdl:binding", NS) if "Customer" in b.get("name"))
+    operations = binding.findall("wsdl:operation", NS)
     assert len(operations) == len(CUSTOMER_OPERATIONS)
-    for operation in operations:
+    for operation in wsdl.findall("wsdl:binding/wsdl:operation", NS):
         assert operation.find("soap:operation", NS).attrib == {"soapAction": "", "style": "rpc"}
+    for operation in operations:
         for body in operation.findall("*/soap:body", NS):
             assert body.attrib == {
                 "use": "encoded",

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ngnserver.core import ownership
+from ngnserver.core import audit, ownership
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import WELL_KNOWN, may_change, permission_of, stricter, validate_value
@@ -150,6 +150,7 @@ class Customers:
         self._check_impersonate(customer, fields.get("impersonate"), creating=True)
         self._merge_properties(customer, properties)
         self.session.flush()
+        audit.record(self.session, caller, "create", "customer", customer.id, _changes(fields, properties))
         return customer
 
     # -- changes -------------------------------------------------------------------------
@@ -180,11 +181,13 @@ class Customers:
         self._merge_properties(customer, properties)
         customer.change_date = utcnow()
         self._flush_unique(customer.username)
+        audit.record(self.session, caller, "update", "customer", customer.id, _changes(fields, properties))
 
     def set_properties(self, customer: Customer, properties: list[PropertyChange]) -> None:
         self._merge_properties(customer, properties)
         if properties:
             customer.change_date = utcnow()
+            audit.record(self.session, self.caller, "update", "customer", customer.id, _changes({}, properties))
         self.session.flush()
 
     # -- deletion ------------------------------------------------------------------------
@@ -206,6 +209,7 @@ class Customers:
             )
         self.session.delete(customer)
         self.session.flush()
+        audit.record(self.session, caller, "delete", "customer", customer.id)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -368,6 +372,13 @@ class Customers:
                 )
             else:
                 existing.value, existing.category, existing.permission = change.value, category, permission
+
+
+def _changes(fields: Mapping[str, Any], properties: list[PropertyChange]) -> dict[str, Any]:
+    changes = {k: v for k, v in fields.items() if v is not None}
+    if properties:
+        changes["properties"] = {p.name: p.value for p in properties}
+    return changes
 
 
 def _given(value: Any) -> bool:

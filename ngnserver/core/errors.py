@@ -31,9 +31,25 @@ class E:
     and authorization, 5xxx customers, 6xxx credits, 7xxx DNS, 9xxx server."""
 
     SIP_DOMAIN_EXISTS = ErrorCode(1001, "Duplicate domain", "SIP domain already exists")
+    SIP_DOMAIN_NOT_FOUND = ErrorCode(
+        1002, "Domain not found", "SIP domain does not exist (or is outside the caller's scope)"
+    )
+    SIP_DOMAIN_NOT_EMPTY = ErrorCode(
+        1003, "Domain not empty", "the SIP domain still has accounts or aliases; delete them first"
+    )
     SIP_ACCOUNT_EXISTS = ErrorCode(1011, "Duplicate account", "SIP account already exists")
+    SIP_ACCOUNT_NOT_FOUND = ErrorCode(
+        1012, "Account not found", "SIP account does not exist (or is outside the caller's scope)"
+    )
+    SIP_ALIAS_EXISTS = ErrorCode(1021, "Duplicate alias", "SIP alias already exists")
+    SIP_ALIAS_NOT_FOUND = ErrorCode(
+        1022, "Alias not found", "SIP alias does not exist (or is outside the caller's scope)"
+    )
     SIP_NOT_IN_GROUP = ErrorCode(
         1031, "Not in group", "the SIP account is not in that group (CDRTool treats it as success)"
+    )
+    SIP_RIGHT_MISSING = ErrorCode(
+        1041, "Permission denied", "the reseller lacks pstn_access, pstn_changes or prepaid_changes"
     )
 
     MALFORMED_REQUEST = ErrorCode(2001, "Malformed request", "the body is not well-formed XML")
@@ -100,6 +116,9 @@ class E:
     )
     INVALID_RESELLER_CHANGE = ErrorCode(
         5008, "Invalid reseller change", "a reseller with customers cannot move under another"
+    )
+    INVALID_OWNER = ErrorCode(
+        5009, "Invalid owner", "the owner is not a customer of the record's reseller"
     )
 
     CREDIT_EXHAUSTED = ErrorCode(6001, "Credit exhausted", "a reseller or customer credit is used up")

@@ -9,11 +9,12 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import spyne  # noqa: F401
 
-from ngnserver.services import customer
+from ngnserver.services import customer, sip
 
 # (port name, port namespace, service class) for every port this server serves
 PORTS = [
     ("Customer", customer.NAMESPACE, customer.CustomerService),
+    ("Sip", sip.NAMESPACE, sip.SipService),
 ]
 
 # Un-namespaced operation names some clients send -> (port name, operation).

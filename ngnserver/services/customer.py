@@ -14,7 +14,7 @@ from ngnserver.core.customers import Customers, properties_from
 from ngnserver.core.queries import Page
 from ngnserver.models import Customer
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import NGNType, OrderBy, Range
+from ngnserver.services.types import NGNType, OrderBy, Range, wire_date
 
 NAMESPACE = "urn:AGProjects:NGNPro:Customer"
 
@@ -112,7 +112,7 @@ def account_to_wire(customer: Customer, password: str) -> dict[str, Any]:
         balance=customer.balance,
         credit=customer.credit,
         password=password,
-        changeDate=customer.change_date.strftime("%Y-%m-%d %H:%M:%S"),
+        changeDate=wire_date(customer.change_date),
         properties=[property_to_wire(p) for p in customer.properties],
     )
     return wire

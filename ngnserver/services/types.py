@@ -4,7 +4,9 @@ Types live in the NGNPro types namespace. Every member is optional on the wire: 
 layer decodes leniently and the rules in ``core`` decide what is required.
 """
 
-from spyne import Boolean, ComplexModel, Integer32, Unicode
+from datetime import datetime
+
+from spyne import Array, Boolean, ComplexModel, Integer32, Unicode
 
 TYPES_NS = "urn:AGProjects:NGNPro"
 
@@ -35,3 +37,11 @@ class OrderBy(NGNType):
 class Range(NGNType):
     __type_name__ = "Range"
     _type_info = [("start", Integer32), ("count", Integer32)]
+
+
+StringArray = Array(Unicode, type_name="StringArray")
+
+
+def wire_date(value: datetime | None) -> str | None:
+    """NGNPro's date format: ``YYYY-MM-DD HH:MM:SS`` in UTC."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else None

@@ -1,0 +1,107 @@
+"""What every record port shares: who may see a record, which customer and reseller a new
+parent record (SIP domain, ENUM range, DNS zone) belongs to, who may own a single record,
+and the active-reseller rule for creation.
+
+Parent records carry ``customer`` and ``reseller``; their children inherit both and add an
+``owner``. Scope: admin sees everything, a reseller every record whose ``reseller`` is its
+id, a customer the records whose ``customer`` or ``owner`` is its id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_
+from sqlalchemy.orm import Session
+
+from ngnserver.core.callers import Caller, Role
+from ngnserver.core.errors import E, NGNError
+from ngnserver.models import Customer
+
+
+def visible(caller: Caller, model: Any) -> list[Any]:
+    """WHERE clauses limiting ``model`` (a record table) to the caller's scope."""
+    if caller.role is Role.ADMIN:
+        return []
+    if caller.role is Role.RESELLER:
+        return [model.reseller == caller.reseller_id]
+    if hasattr(model, "owner"):
+        return [or_(model.customer == caller.customer_id, model.owner == caller.customer_id)]
+    return [model.customer == caller.customer_id]
+
+
+def can_see(caller: Caller, record: Any) -> bool:
+    if caller.role is Role.ADMIN:
+        return True
+    if caller.role is Role.RESELLER:
+        return record.reseller == caller.reseller_id
+    return caller.customer_id in (record.customer, getattr(record, "owner", None))
+
+
+def require_active_reseller(session: Session, caller: Caller) -> None:
+    """Records are created by a reseller and its customers only while the reseller is
+    active; admin is not limited."""
+    if caller.role is Role.ADMIN:
+        return
+    reseller = session.get(Customer, caller.reseller_id)
+    if reseller is None or not reseller.reseller_active:
+        raise NGNError(
+            E.RESELLER_INACTIVE,
+            f"Reseller {caller.reseller_id} is not active, so no records can be created under it.",
+        )
+
+
+def _customer_in_scope(session: Session, caller: Caller, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    in_scope = customer is not None and (
+        caller.role is Role.ADMIN
+        or (caller.role is Role.RESELLER and customer.reseller == caller.reseller_id)
+        or customer.id == caller.customer_id
+    )
+    if not in_scope:
+        raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
+    assert customer is not None
+    return customer
+
+
+def placement(session: Session, caller: Caller, customer_id: int | None, reseller_id: int | None) -> tuple[int, int]:
+    """(customer, reseller) of a parent record the caller creates or moves.
+
+    Setting ``customer`` to C sets ``reseller`` to C's reseller. Without a customer, a
+    reseller's or customer's record belongs to the caller's own account; admin's belongs to
+    nobody (0), under the ``reseller`` it names, if any.
+    """
+    if customer_id:
+        customer = _customer_in_scope(session, caller, customer_id)
+        if reseller_id and reseller_id != customer.reseller and caller.role is not Role.ADMIN:
+            raise NGNError(E.ADMIN_ONLY_FIELD, f"Customer {customer_id} belongs to reseller {customer.reseller}.")
+        return customer.id, customer.reseller
+    if caller.role is not Role.ADMIN:
+        assert caller.customer_id is not None and caller.reseller_id is not None
+        return caller.customer_id, caller.reseller_id
+    if reseller_id:
+        reseller = session.get(Customer, reseller_id)
+        if reseller is None or not reseller.is_reseller:
+            raise NGNError(E.RESELLER_NOT_FOUND, f"Reseller {reseller_id} does not exist.")
+        return 0, reseller_id
+    return 0, 0
+
+
+def owner_for(session: Session, caller: Caller, owner_id: int | None, reseller_id: int) -> int:
+    """A valid ``owner`` for a record under ``reseller_id``: 0 (none), or a customer in the
+    caller's scope under the same reseller."""
+    if not owner_id:
+        return 0
+    owner = _customer_in_scope(session, caller, owner_id)
+    if reseller_id and owner.reseller != reseller_id:
+        raise NGNError(
+            E.INVALID_OWNER,
+            f"Customer {owner_id} cannot own this record: it belongs to reseller {owner.reseller}, "
+            f"the record to reseller {reseller_id}.",
+        )
+    return owner.id
+
+
+def limited(caller: Caller) -> bool:
+    """Whether credits bound this caller (admin's records are not limited)."""
+    return caller.role is not Role.ADMIN

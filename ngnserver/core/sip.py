@@ -1,0 +1,555 @@
+"""SIP domains, accounts, aliases and groups, under the reseller credit model.
+
+Accounts and aliases inherit ``customer``/``reseller`` from their domain; moving a domain to
+another customer moves them too and re-checks that customer's credits. Non-admin callers
+need their reseller's ``pstn_access`` to give an account PSTN access (group ``free-pstn``),
+``pstn_access`` or ``pstn_changes`` to take it away, and ``prepaid_changes`` to switch it
+between prepaid and postpaid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, cast, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ngnserver.core import audit, credits, ownership, records
+from ngnserver.core.callers import Caller, Role
+from ngnserver.core.credits import Holders
+from ngnserver.core.errors import E, NGNError
+from ngnserver.core.properties import Credit, Right
+from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
+from ngnserver.core.sealing import PasswordSealer
+from ngnserver.models import Customer, CustomerProperty
+from ngnserver.models.base import utcnow
+from ngnserver.models.sip import SipAccount, SipAlias, SipDomain, SipGroupMember
+
+AUTOINCREMENT = "<autoincrement>"
+FIRST_AUTOINCREMENT = 1000
+FREE_PSTN = "free-pstn"
+PREPAID = "prepaid"
+
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-*#!~%&=$,;?]{0,63}$")
+_GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+ACCOUNT_FIELDS = (
+    "first_name", "last_name", "email", "rpid", "timezone", "quota", "call_limit", "timeout",
+    "answer_timeout", "quickdial_prefix", "region", "acl", "properties",
+)  # fmt: skip
+DOMAIN_FIELDS = ("certificate", "match_ip_address", "match_sip_domain", "verify_cert", "require_cert")
+
+
+def normalise_domain(name: str | None) -> str:
+    domain = (name or "").strip().lower().rstrip(".")
+    if not domain:
+        raise NGNError(E.MISSING_PARAMETER, "A SIP domain name is required.")
+    if not _DOMAIN_RE.match(domain):
+        raise NGNError(E.INVALID_VALUE, f"{name!r} is not a valid domain name.")
+    return domain
+
+
+def _sip_id(sip_id: Mapping[str, Any] | None, what: str = "SIP account") -> tuple[str, str]:
+    sip_id = sip_id or {}
+    username = (sip_id.get("username") or "").strip()
+    if not username:
+        raise NGNError(E.MISSING_PARAMETER, f"A {what} needs a username and a domain.")
+    return username, normalise_domain(sip_id.get("domain"))
+
+
+def _check_username(username: str) -> None:
+    if not _USERNAME_RE.match(username):
+        raise NGNError(E.INVALID_VALUE, f"{username!r} is not a valid SIP username.")
+
+
+def _groups(names: list[str] | None) -> list[str] | None:
+    if names is None:
+        return None
+    cleaned = sorted({(n or "").strip() for n in names} - {""})
+    for name in cleaned:
+        if not _GROUP_RE.match(name):
+            raise NGNError(E.INVALID_VALUE, f"{name!r} is not a valid group name.")
+    return cleaned
+
+
+class Sip:
+    """SIP operations for one request."""
+
+    def __init__(self, session: Session, caller: Caller, sealer: PasswordSealer, max_rows: int = 1000) -> None:
+        self.session = session
+        self.caller = caller
+        self.sealer = sealer
+        self.max_rows = max_rows
+
+    # -- domains ---------------------------------------------------------------------------
+
+    def domain(self, name: str | None, lock: bool = False) -> SipDomain:
+        domain_name = normalise_domain(name)
+        stmt = select(SipDomain).where(SipDomain.domain == domain_name, *records.visible(self.caller, SipDomain))
+        if lock:
+            stmt = stmt.with_for_update()
+        found = self.session.execute(stmt).scalar_one_or_none()
+        if found is None:
+            raise NGNError(E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
+        return found
+
+    def _require_domain_manager(self) -> None:
+        if self.caller.role is Role.CUSTOMER:
+            raise NGNError(E.PERMISSION_DENIED, "Only admin and resellers manage SIP domains.")
+
+    def add_domain(self, fields: Mapping[str, Any]) -> SipDomain:
+        self._require_domain_manager()
+        records.require_active_reseller(self.session, self.caller)
+        name = normalise_domain(fields.get("domain"))
+        if self.session.execute(select(SipDomain.id).where(SipDomain.domain == name)).first():
+            raise NGNError(E.SIP_DOMAIN_EXISTS, f"SIP domain {name} already exists.")
+        customer, reseller = records.placement(self.session, self.caller, fields.get("customer"), fields.get("reseller"))
+        domain = SipDomain(domain=name, customer=customer, reseller=reseller)
+        self._apply_domain_fields(domain, fields)
+        self.session.add(domain)
+        self._flush_unique(E.SIP_DOMAIN_EXISTS, f"SIP domain {name} already exists.")
+        audit.record(self.session, self.caller, "create", "sip_domain", name, _given(fields))
+        return domain
+
+    def update_domain(self, fields: Mapping[str, Any]) -> None:
+        self._require_domain_manager()
+        domain = self.domain(fields.get("domain"), lock=True)
+        customer_id = fields.get("customer")
+        if customer_id is not None and customer_id != domain.customer:
+            new_customer, new_reseller = records.placement(self.session, self.caller, customer_id, fields.get("reseller"))
+            self._move_domain(domain, new_customer, new_reseller)
+        self._apply_domain_fields(domain, fields)
+        domain.change_date = utcnow()
+        audit.record(self.session, self.caller, "update", "sip_domain", domain.domain, _given(fields))
+
+    def _apply_domain_fields(self, domain: SipDomain, fields: Mapping[str, Any]) -> None:
+        for name in DOMAIN_FIELDS:
+            if fields.get(name) is not None:
+                setattr(domain, name, fields[name])
+        if fields.get("private_key") is not None:
+            domain.private_key_sealed = self.sealer.seal(fields["private_key"]) if fields["private_key"] else b""
+
+    def _move_domain(self, domain: SipDomain, customer: int, reseller: int) -> None:
+        """Move a domain and everything in it to another customer, re-checking credits.
+        Owners that would end up under another reseller are cleared."""
+        limited = records.limited(self.caller)
+        for model, credit in ((SipAccount, Credit.SIP_ACCOUNT), (SipAlias, Credit.SIP_ALIAS)):
+            per_owner = self.session.execute(
+                select(model.owner, func.count()).where(model.domain == domain.domain).group_by(model.owner)
+            ).all()
+            cleared = []
+            for owner, n in per_owner:
+                new_owner = owner
+                if owner and reseller and self.session.get(Customer, owner).reseller != reseller:
+                    new_owner = 0
+                    cleared.append(owner)
+                credits.move(
+                    self.session, credit,
+                    Holders.of(domain.reseller, domain.customer, owner),
+                    Holders.of(reseller, customer, new_owner), n, limited,
+                )  # fmt: skip
+            self.session.execute(
+                update(model).where(model.domain == domain.domain).values(customer=customer, reseller=reseller)
+            )
+            if cleared:
+                self.session.execute(
+                    update(model).where(model.domain == domain.domain, model.owner.in_(cleared)).values(owner=0)
+                )
+        domain.customer, domain.reseller = customer, reseller
+
+    def delete_domain(self, name: str | None) -> None:
+        self._require_domain_manager()
+        domain = self.domain(name, lock=True)
+        left = {
+            label: self.session.execute(select(func.count()).select_from(model).where(model.domain == domain.domain)).scalar_one()
+            for label, model in (("accounts", SipAccount), ("aliases", SipAlias))
+        }
+        if any(left.values()):
+            what = " and ".join(f"{n} {label}" for label, n in left.items() if n)
+            raise NGNError(
+                E.SIP_DOMAIN_NOT_EMPTY,
+                f"SIP domain {domain.domain} still has {what}; delete them first.",
+            )
+        self.session.delete(domain)
+        audit.record(self.session, self.caller, "delete", "sip_domain", domain.domain)
+
+    DOMAIN_ORDER = {"changeDate": SipDomain.change_date, "domain": SipDomain.domain, "id": SipDomain.id}
+
+    def domains(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[SipDomain]]:
+        where = [
+            *records.visible(self.caller, SipDomain),
+            *like_filters({"domain": SipDomain.domain}, filters),
+            *equal_filters({"customer": SipDomain.customer, "reseller": SipDomain.reseller}, filters),
+        ]
+        total, rows = fetch_page(
+            self.session, select(SipDomain), where, self.DOMAIN_ORDER, ("domain", "ASC"), SipDomain.id, page, self.max_rows
+        )
+        return total, [r[0] for r in rows]
+
+    def private_key_of(self, domain: SipDomain) -> str:
+        return self.sealer.open(domain.private_key_sealed)
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def account(self, sip_id: Mapping[str, Any] | None) -> SipAccount:
+        username, domain = _sip_id(sip_id)
+        found = self.session.execute(
+            select(SipAccount).where(
+                SipAccount.username == username,
+                SipAccount.domain == domain,
+                *records.visible(self.caller, SipAccount),
+            )
+        ).scalar_one_or_none()
+        if found is None:
+            raise NGNError(E.SIP_ACCOUNT_NOT_FOUND, f"SIP account {username}@{domain} does not exist.")
+        return found
+
+    def add_account(self, fields: Mapping[str, Any]) -> SipAccount:
+        caller = self.caller
+        sip_id = fields.get("id") or {}
+        username = (sip_id.get("username") or "").strip()
+        domain = self.domain(sip_id.get("domain"), lock=username == AUTOINCREMENT)
+        records.require_active_reseller(self.session, caller)
+        if username == AUTOINCREMENT:
+            username = self._next_numeric_username(domain.domain)
+        elif not username:
+            raise NGNError(E.MISSING_PARAMETER, "A SIP account needs a username (or <autoincrement>).")
+        _check_username(username)
+        if self.session.execute(
+            select(SipAccount.id).where(SipAccount.domain == domain.domain, SipAccount.username == username)
+        ).first():
+            raise NGNError(E.SIP_ACCOUNT_EXISTS, f"SIP account {username}@{domain.domain} already exists.")
+        owner = records.owner_for(self.session, caller, fields.get("owner"), domain.reseller)
+        groups = _groups(fields.get("groups")) or []
+        prepaid = bool(fields.get("prepaid")) or PREPAID in groups
+        groups = sorted(set(groups) | {PREPAID}) if prepaid else groups
+        self._check_rights(domain, before=set(), after=set(groups), prepaid_before=False, prepaid_after=prepaid)
+        credits.charge(
+            self.session, Credit.SIP_ACCOUNT, Holders.of(domain.reseller, domain.customer, owner),
+            limited=records.limited(caller),
+        )  # fmt: skip
+        account = SipAccount(
+            username=username,
+            domain=domain.domain,
+            owner=owner,
+            customer=domain.customer,
+            reseller=domain.reseller,
+            prepaid=prepaid,
+            password_sealed=self.sealer.seal(fields.get("password") or ""),
+            groups=[SipGroupMember(name=g) for g in groups],
+        )
+        self._apply_account_fields(account, fields)
+        self.session.add(account)
+        self._flush_unique(E.SIP_ACCOUNT_EXISTS, f"SIP account {username}@{domain.domain} already exists.")
+        audit.record(self.session, caller, "create", "sip_account", account.address, _given(fields))
+        return account
+
+    def _next_numeric_username(self, domain: str) -> str:
+        """The next free numeric username in the domain (the domain row is locked)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            numeric = SipAccount.username.regexp_match("^[0-9]{1,18}$")
+        else:
+            numeric = and_(
+                ~SipAccount.username.op("GLOB")("*[^0-9]*"), func.length(SipAccount.username).between(1, 18)
+            )
+        highest = self.session.execute(
+            select(func.max(cast(SipAccount.username, BigInteger))).where(SipAccount.domain == domain, numeric)
+        ).scalar_one_or_none()
+        return str(max(FIRST_AUTOINCREMENT, (highest or 0) + 1))
+
+    def update_account(self, fields: Mapping[str, Any]) -> None:
+        caller = self.caller
+        account = self.account(fields.get("id"))
+        domain = self.session.get(SipDomain, self._domain_id(account.domain))
+        if fields.get("owner") is not None and fields["owner"] != account.owner:
+            owner = records.owner_for(self.session, caller, fields["owner"], account.reseller)
+            credits.move(
+                self.session, Credit.SIP_ACCOUNT,
+                Holders.of(account.reseller, account.customer, account.owner),
+                Holders.of(account.reseller, account.customer, owner), limited=records.limited(caller),
+            )  # fmt: skip
+            account.owner = owner
+        before = {g.name for g in account.groups}
+        after = set(_groups(fields["groups"])) if fields.get("groups") is not None else set(before)
+        prepaid = account.prepaid if fields.get("prepaid") is None else bool(fields["prepaid"])
+        if fields.get("groups") is not None and fields.get("prepaid") is None:
+            prepaid = PREPAID in after
+        after = after | {PREPAID} if prepaid else after - {PREPAID}
+        self._check_rights(domain, before, after, account.prepaid, prepaid)
+        self._set_groups(account, after)
+        account.prepaid = prepaid
+        if fields.get("password"):
+            account.password_sealed = self.sealer.seal(fields["password"])
+        self._apply_account_fields(account, fields)
+        account.change_date = utcnow()
+        audit.record(self.session, caller, "update", "sip_account", account.address, _given(fields))
+
+    def _domain_id(self, name: str) -> int:
+        return self.session.execute(select(SipDomain.id).where(SipDomain.domain == name)).scalar_one()
+
+    def delete_account(self, sip_id: Mapping[str, Any] | None) -> None:
+        account = self.account(sip_id)
+        credits.release(
+            self.session, Credit.SIP_ACCOUNT, Holders.of(account.reseller, account.customer, account.owner)
+        )
+        self.session.delete(account)
+        audit.record(self.session, self.caller, "delete", "sip_account", account.address)
+
+    def password_of(self, account: SipAccount) -> str:
+        return self.sealer.open(account.password_sealed)
+
+    ACCOUNT_ORDER = {
+        "changeDate": SipAccount.change_date,
+        "username": SipAccount.username,
+        "domain": SipAccount.domain,
+        "id": SipAccount.id,
+    }
+
+    def accounts(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[SipAccount]]:
+        where = [
+            *records.visible(self.caller, SipAccount),
+            *like_filters(
+                {
+                    "username": SipAccount.username,
+                    "domain": SipAccount.domain,
+                    "firstName": SipAccount.first_name,
+                    "lastName": SipAccount.last_name,
+                    "email": SipAccount.email,
+                },
+                filters,
+            ),
+            *equal_filters(
+                {"owner": SipAccount.owner, "customer": SipAccount.customer, "reseller": SipAccount.reseller},
+                filters,
+            ),
+        ]
+        for group in _groups(filters.get("groups")) or []:
+            where.append(
+                exists().where(SipGroupMember.account_id == SipAccount.id, SipGroupMember.name == group)
+            )
+        total, rows = fetch_page(
+            self.session, select(SipAccount), where, self.ACCOUNT_ORDER, ("id", "ASC"), SipAccount.id, page, self.max_rows
+        )
+        accounts = [r[0] for r in rows]
+        self._load_groups(accounts)
+        return total, accounts
+
+    def _load_groups(self, accounts: list[SipAccount]) -> None:
+        if not accounts:
+            return
+        by_id: dict[int, list[SipGroupMember]] = {a.id: [] for a in accounts}
+        for member in self.session.execute(
+            select(SipGroupMember).where(SipGroupMember.account_id.in_(by_id)).order_by(SipGroupMember.name)
+        ).scalars():
+            by_id[member.account_id].append(member)
+        for a in accounts:
+            set_committed_value(a, "groups", by_id[a.id])
+
+    # -- groups ----------------------------------------------------------------------------
+
+    def groups_of(self, sip_id: Mapping[str, Any] | None) -> list[str]:
+        return [g.name for g in self.account(sip_id).groups]
+
+    def add_to_group(self, sip_id: Mapping[str, Any] | None, group: str | None) -> None:
+        account = self.account(sip_id)
+        name = (_groups([group or ""]) or [None])[0]
+        if name is None:
+            raise NGNError(E.MISSING_PARAMETER, "A group name is required.")
+        before = {g.name for g in account.groups}
+        if name in before:
+            return
+        domain = self.session.get(SipDomain, self._domain_id(account.domain))
+        prepaid = account.prepaid or name == PREPAID
+        self._check_rights(domain, before, before | {name}, account.prepaid, prepaid)
+        self._set_groups(account, before | {name})
+        account.prepaid = prepaid
+        account.change_date = utcnow()
+        audit.record(self.session, self.caller, "update", "sip_account", account.address, {"addToGroup": name})
+
+    def remove_from_group(self, sip_id: Mapping[str, Any] | None, group: str | None) -> None:
+        account = self.account(sip_id)
+        name = (group or "").strip()
+        before = {g.name for g in account.groups}
+        if name not in before:
+            raise NGNError(E.SIP_NOT_IN_GROUP, f"SIP account {account.address} is not in group {name!r}.")
+        domain = self.session.get(SipDomain, self._domain_id(account.domain))
+        prepaid = account.prepaid and name != PREPAID
+        self._check_rights(domain, before, before - {name}, account.prepaid, prepaid)
+        self._set_groups(account, before - {name})
+        account.prepaid = prepaid
+        account.change_date = utcnow()
+        audit.record(self.session, self.caller, "update", "sip_account", account.address, {"removeFromGroup": name})
+
+    def _set_groups(self, account: SipAccount, names: set[str]) -> None:
+        current = {g.name: g for g in account.groups}
+        for name in set(current) - names:
+            account.groups.remove(current[name])
+        for name in sorted(names - set(current)):
+            account.groups.append(SipGroupMember(name=name))
+
+    def _check_rights(
+        self, domain: SipDomain, before: set[str], after: set[str], prepaid_before: bool, prepaid_after: bool
+    ) -> None:
+        """PSTN access and prepaid switches need the reseller's rights (admin is free)."""
+        if self.caller.role is Role.ADMIN:
+            return
+        rights = self._reseller_rights(domain.reseller)
+        if FREE_PSTN in after - before and rights.get(Right.PSTN_ACCESS) != "1":
+            raise NGNError(
+                E.SIP_RIGHT_MISSING,
+                f"Reseller {domain.reseller} has no pstn_access right, so accounts in {domain.domain} cannot get PSTN access.",
+            )
+        if FREE_PSTN in before - after and "1" not in (rights.get(Right.PSTN_ACCESS), rights.get(Right.PSTN_CHANGES)):
+            raise NGNError(
+                E.SIP_RIGHT_MISSING,
+                f"Reseller {domain.reseller} has no pstn_changes right, so PSTN access cannot be changed in {domain.domain}.",
+            )
+        if prepaid_before != prepaid_after and rights.get(Right.PREPAID_CHANGES) != "1":
+            raise NGNError(
+                E.SIP_RIGHT_MISSING,
+                f"Reseller {domain.reseller} has no prepaid_changes right, so accounts in {domain.domain} "
+                "cannot switch between prepaid and postpaid.",
+            )
+
+    def _reseller_rights(self, reseller: int) -> dict[str, str]:
+        rows = self.session.execute(
+            select(CustomerProperty.name, CustomerProperty.value).where(
+                CustomerProperty.customer_id == reseller,
+                CustomerProperty.name.in_([r.value for r in Right]),
+            )
+        ).all()
+        return {name: value for name, value in rows}
+
+    def _apply_account_fields(self, account: SipAccount, fields: Mapping[str, Any]) -> None:
+        for name in ACCOUNT_FIELDS:
+            if fields.get(name) is not None:
+                setattr(account, name, fields[name])
+
+    # -- aliases ---------------------------------------------------------------------------
+
+    def alias(self, sip_id: Mapping[str, Any] | None) -> SipAlias:
+        username, domain = _sip_id(sip_id, "SIP alias")
+        found = self.session.execute(
+            select(SipAlias).where(
+                SipAlias.username == username, SipAlias.domain == domain, *records.visible(self.caller, SipAlias)
+            )
+        ).scalar_one_or_none()
+        if found is None:
+            raise NGNError(E.SIP_ALIAS_NOT_FOUND, f"SIP alias {username}@{domain} does not exist.")
+        return found
+
+    def add_alias(self, fields: Mapping[str, Any]) -> SipAlias:
+        caller = self.caller
+        username, domain_name = _sip_id(fields.get("id"), "SIP alias")
+        _check_username(username)
+        domain = self.domain(domain_name)
+        records.require_active_reseller(self.session, caller)
+        target_username, target_domain = _sip_id(fields.get("target"), "SIP alias target")
+        if self.session.execute(
+            select(SipAlias.id).where(SipAlias.domain == domain.domain, SipAlias.username == username)
+        ).first():
+            raise NGNError(E.SIP_ALIAS_EXISTS, f"SIP alias {username}@{domain.domain} already exists.")
+        owner = records.owner_for(self.session, caller, fields.get("owner"), domain.reseller)
+        credits.charge(
+            self.session, Credit.SIP_ALIAS, Holders.of(domain.reseller, domain.customer, owner),
+            limited=records.limited(caller),
+        )  # fmt: skip
+        alias = SipAlias(
+            username=username, domain=domain.domain, target_username=target_username, target_domain=target_domain,
+            owner=owner, customer=domain.customer, reseller=domain.reseller,
+        )  # fmt: skip
+        self.session.add(alias)
+        self._flush_unique(E.SIP_ALIAS_EXISTS, f"SIP alias {username}@{domain.domain} already exists.")
+        audit.record(self.session, caller, "create", "sip_alias", f"{username}@{domain.domain}", _given(fields))
+        return alias
+
+    def update_alias(self, fields: Mapping[str, Any]) -> None:
+        alias = self.alias(fields.get("id"))
+        if fields.get("target"):
+            alias.target_username, alias.target_domain = _sip_id(fields["target"], "SIP alias target")
+        if fields.get("owner") is not None and fields["owner"] != alias.owner:
+            owner = records.owner_for(self.session, self.caller, fields["owner"], alias.reseller)
+            credits.move(
+                self.session, Credit.SIP_ALIAS,
+                Holders.of(alias.reseller, alias.customer, alias.owner),
+                Holders.of(alias.reseller, alias.customer, owner), limited=records.limited(self.caller),
+            )  # fmt: skip
+            alias.owner = owner
+        alias.change_date = utcnow()
+        audit.record(self.session, self.caller, "update", "sip_alias", f"{alias.username}@{alias.domain}", _given(fields))
+
+    def delete_alias(self, sip_id: Mapping[str, Any] | None) -> None:
+        alias = self.alias(sip_id)
+        credits.release(self.session, Credit.SIP_ALIAS, Holders.of(alias.reseller, alias.customer, alias.owner))
+        self.session.delete(alias)
+        audit.record(self.session, self.caller, "delete", "sip_alias", f"{alias.username}@{alias.domain}")
+
+    ALIAS_ORDER = {
+        "changeDate": SipAlias.change_date,
+        "aliasUsername": SipAlias.username,
+        "aliasDomain": SipAlias.domain,
+        "username": SipAlias.username,
+        "domain": SipAlias.domain,
+        "id": SipAlias.id,
+    }
+
+    def aliases(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[SipAlias]]:
+        where = [
+            *records.visible(self.caller, SipAlias),
+            *like_filters(
+                {
+                    "aliasUsername": SipAlias.username,
+                    "aliasDomain": SipAlias.domain,
+                    "targetUsername": SipAlias.target_username,
+                    "targetDomain": SipAlias.target_domain,
+                },
+                filters,
+            ),
+            *equal_filters(
+                {"owner": SipAlias.owner, "customer": SipAlias.customer, "reseller": SipAlias.reseller}, filters
+            ),
+        ]
+        total, rows = fetch_page(
+            self.session, select(SipAlias), where, self.ALIAS_ORDER, ("id", "ASC"), SipAlias.id, page, self.max_rows
+        )
+        return total, [r[0] for r in rows]
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _flush_unique(self, error: Any, message: str) -> None:
+        """Flush; a concurrent request that created the same key loses here, cleanly (the
+        whole transaction is rolled back)."""
+        try:
+            self.session.flush()
+        except IntegrityError:
+            raise NGNError(error, message) from None
+
+
+def _given(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+@ownership.belongs_to_customer("SIP domain", "SIP domains")
+def _domains_of(session: Session, customer_id: int) -> int:
+    return session.execute(select(func.count()).select_from(SipDomain).where(SipDomain.customer == customer_id)).scalar_one()
+
+
+@ownership.belongs_to_customer("SIP account", "SIP accounts")
+def _accounts_of(session: Session, customer_id: int) -> int:
+    return session.execute(
+        select(func.count()).select_from(SipAccount).where(
+            (SipAccount.customer == customer_id) | (SipAccount.owner == customer_id)
+        )
+    ).scalar_one()
+
+
+@ownership.belongs_to_customer("SIP alias", "SIP aliases")
+def _aliases_of(session: Session, customer_id: int) -> int:
+    return session.execute(
+        select(func.count()).select_from(SipAlias).where((SipAlias.customer == customer_id) | (SipAlias.owner == customer_id))
+    ).scalar_one()
