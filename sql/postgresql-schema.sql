@@ -182,5 +182,125 @@ CREATE INDEX ix_sip_account_groups_name ON sip_account_groups (name, account_id)
 
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
 
+-- Running upgrade 0002 -> 0003
+
+CREATE TABLE dns_zones (
+    id SERIAL NOT NULL, 
+    name VARCHAR(255) NOT NULL, 
+    ttl INTEGER NOT NULL, 
+    minimum INTEGER NOT NULL, 
+    retry INTEGER NOT NULL, 
+    expire INTEGER NOT NULL, 
+    serial INTEGER NOT NULL, 
+    email VARCHAR(255) NOT NULL, 
+    info VARCHAR(255) NOT NULL, 
+    nameservers JSON NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_dns_zones PRIMARY KEY (id), 
+    CONSTRAINT uq_dns_zones_name UNIQUE (name)
+);
+
+CREATE INDEX ix_dns_zones_change_date ON dns_zones (change_date);
+
+CREATE INDEX ix_dns_zones_customer ON dns_zones (customer);
+
+CREATE INDEX ix_dns_zones_reseller ON dns_zones (reseller);
+
+CREATE TABLE enum_ranges (
+    id SERIAL NOT NULL, 
+    prefix VARCHAR(32) NOT NULL, 
+    tld VARCHAR(255) NOT NULL, 
+    ttl INTEGER NOT NULL, 
+    min_digits INTEGER NOT NULL, 
+    max_digits INTEGER NOT NULL, 
+    size INTEGER NOT NULL, 
+    nameservers JSON NOT NULL, 
+    serial INTEGER NOT NULL, 
+    info VARCHAR(255) NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_enum_ranges PRIMARY KEY (id), 
+    CONSTRAINT uq_enum_ranges_tld_prefix UNIQUE (tld, prefix)
+);
+
+CREATE INDEX ix_enum_ranges_change_date ON enum_ranges (change_date);
+
+CREATE INDEX ix_enum_ranges_customer ON enum_ranges (customer);
+
+CREATE INDEX ix_enum_ranges_reseller ON enum_ranges (reseller);
+
+CREATE TABLE dns_records (
+    id SERIAL NOT NULL, 
+    zone_id INTEGER NOT NULL, 
+    zone VARCHAR(255) NOT NULL, 
+    name VARCHAR(255) NOT NULL, 
+    type VARCHAR(16) NOT NULL, 
+    value VARCHAR(1024) NOT NULL, 
+    priority INTEGER NOT NULL, 
+    ttl INTEGER NOT NULL, 
+    fancy BOOLEAN NOT NULL, 
+    owner INTEGER NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_dns_records PRIMARY KEY (id), 
+    CONSTRAINT fk_dns_records_zone_id_dns_zones FOREIGN KEY(zone_id) REFERENCES dns_zones (id) ON DELETE RESTRICT
+);
+
+CREATE INDEX ix_dns_records_customer ON dns_records (customer);
+
+CREATE INDEX ix_dns_records_owner ON dns_records (owner);
+
+CREATE INDEX ix_dns_records_reseller ON dns_records (reseller);
+
+CREATE INDEX ix_dns_records_zone_id_name ON dns_records (zone_id, name);
+
+CREATE TABLE enum_numbers (
+    id SERIAL NOT NULL, 
+    number VARCHAR(32) NOT NULL, 
+    tld VARCHAR(255) NOT NULL, 
+    range_id INTEGER NOT NULL, 
+    owner INTEGER NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    info VARCHAR(255) NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_enum_numbers PRIMARY KEY (id), 
+    CONSTRAINT fk_enum_numbers_range_id_enum_ranges FOREIGN KEY(range_id) REFERENCES enum_ranges (id) ON DELETE RESTRICT, 
+    CONSTRAINT uq_enum_numbers_tld_number UNIQUE (tld, number)
+);
+
+CREATE INDEX ix_enum_numbers_customer ON enum_numbers (customer);
+
+CREATE INDEX ix_enum_numbers_owner ON enum_numbers (owner);
+
+CREATE INDEX ix_enum_numbers_range_id ON enum_numbers (range_id);
+
+CREATE INDEX ix_enum_numbers_reseller ON enum_numbers (reseller);
+
+CREATE TABLE enum_mappings (
+    id SERIAL NOT NULL, 
+    number_id INTEGER NOT NULL, 
+    type VARCHAR(32) NOT NULL, 
+    mapto VARCHAR(512) NOT NULL, 
+    ttl INTEGER NOT NULL, 
+    priority INTEGER NOT NULL, 
+    CONSTRAINT pk_enum_mappings PRIMARY KEY (id), 
+    CONSTRAINT fk_enum_mappings_number_id_enum_numbers FOREIGN KEY(number_id) REFERENCES enum_numbers (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_enum_mappings_number_id ON enum_mappings (number_id);
+
+CREATE INDEX ix_enum_mappings_type ON enum_mappings (type);
+
+UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
+
 COMMIT;
 

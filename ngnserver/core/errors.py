@@ -75,7 +75,24 @@ class E:
         2008, "Invalid query", "orderBy names an unknown attribute or direction, or range is bad"
     )
 
+    ENUM_RANGE_EXISTS = ErrorCode(3001, "Duplicate range", "ENUM range already exists")
     ENUM_NUMBER_NOT_FOUND = ErrorCode(3002, "Number not found", "ENUM number does not exist")
+    ENUM_RANGE_NOT_FOUND = ErrorCode(
+        3003, "Range not found", "ENUM range does not exist (or is outside the caller's scope)"
+    )
+    ENUM_RANGE_NOT_EMPTY = ErrorCode(
+        3004, "Range not empty", "the ENUM range still has numbers; delete them first"
+    )
+    ENUM_NUMBER_EXISTS = ErrorCode(3005, "Duplicate number", "ENUM number already exists")
+    ENUM_NO_RANGE = ErrorCode(
+        3006, "No range", "no ENUM range in the tld has a prefix of the number (in the caller's scope)"
+    )
+    ENUM_NUMBER_LENGTH = ErrorCode(
+        3007, "Invalid number", "the number is not digits or its length is outside the range's limits"
+    )
+    ENUM_INVALID_MAPPING = ErrorCode(
+        3008, "Invalid mapping", "a mapping has no type or target, or a bad ttl or priority"
+    )
 
     AUTH_MISSING = ErrorCode(4001, "Authentication required", "the auth header is missing")
     AUTH_FAILED = ErrorCode(4002, "Authentication failed", "wrong username or password")
@@ -124,7 +141,24 @@ class E:
     CREDIT_EXHAUSTED = ErrorCode(6001, "Credit exhausted", "a reseller or customer credit is used up")
 
     DNS_ZONE_EXISTS = ErrorCode(7001, "Duplicate zone", "DNS zone already exists")
+    DNS_ZONE_NOT_FOUND = ErrorCode(
+        7002, "Zone not found", "DNS zone does not exist (or is outside the caller's scope)"
+    )
     DNS_RECORD_EXISTS = ErrorCode(7003, "Duplicate record", "DNS record already exists")
+    DNS_RECORD_NOT_FOUND = ErrorCode(
+        7004, "Record not found", "DNS record does not exist (or is outside the caller's scope)"
+    )
+    DNS_ZONE_NOT_EMPTY = ErrorCode(7005, "Zone not empty", "the DNS zone still has records; delete them first")
+    DNS_INVALID_RECORD = ErrorCode(
+        7006, "Invalid record", "the record's type, value, priority or ttl is not valid"
+    )
+    DNS_CNAME_CONFLICT = ErrorCode(
+        7007, "CNAME conflict", "a CNAME cannot stand beside other data of the same name"
+    )
+    DNS_NAME_OUTSIDE_ZONE = ErrorCode(7008, "Name outside zone", "the record's name is not inside its zone")
+    DNS_INVALID_ZONE = ErrorCode(
+        7009, "Invalid zone", "the zone's name, SOA values, e-mail or name servers are not valid"
+    )
 
     INTERNAL_ERROR = ErrorCode(
         9001, "Internal server error", "an unexpected server fault (logged)", Side.SERVER
