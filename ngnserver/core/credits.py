@@ -50,6 +50,16 @@ class Holders:
         return cls(reseller or 0, frozenset(c for c in customers if c))
 
 
+def _keys(holders: Holders) -> list[tuple[str, int]]:
+    """The counters a record changes, in one order everywhere (so two transactions never
+    wait for each other in a cycle). A reseller's own records are bounded by its reseller
+    credit, the same property, so it has no separate customer counter."""
+    keys = [(CUSTOMER, c) for c in holders.customers if c != holders.reseller]
+    if holders.reseller:
+        keys.append((RESELLER, holders.reseller))
+    return sorted(keys)
+
+
 def _limit(session: Session, holder: int, credit: Credit) -> int | None:
     value = session.execute(
         select(CustomerProperty.value).where(
@@ -90,10 +100,7 @@ def charge(session: Session, credit: Credit, holders: Holders, n: int = 1, limit
     bound would be exceeded. ``limited=False`` (admin) counts without bounds."""
     if n <= 0:
         return
-    keys = sorted(
-        ([(RESELLER, holders.reseller)] if holders.reseller else [])
-        + [(CUSTOMER, c) for c in holders.customers]
-    )  # one order everywhere, so two charges never wait for each other in a cycle
+    keys = _keys(holders)
     _ensure_rows(session, keys, credit)
     for scope, holder in keys:
         if limited:
@@ -115,10 +122,7 @@ def release(session: Session, credit: Credit, holders: Holders, n: int = 1) -> N
     """Give back ``n`` records' worth of usage (on delete, or before a move)."""
     if n <= 0:
         return
-    keys = ([(RESELLER, holders.reseller)] if holders.reseller else []) + [
-        (CUSTOMER, c) for c in holders.customers
-    ]
-    for scope, holder in sorted(keys):
+    for scope, holder in _keys(holders):
         session.execute(
             update(CreditUsage)
             .where(

@@ -166,11 +166,13 @@ class Sip:
         self._require_domain_manager()
         domain = self.domain(name, lock=True)
         left = {
-            label: self.session.execute(select(func.count()).select_from(model).where(model.domain == domain.domain)).scalar_one()
-            for label, model in (("accounts", SipAccount), ("aliases", SipAlias))
+            names: self.session.execute(
+                select(func.count()).select_from(model).where(model.domain == domain.domain)
+            ).scalar_one()
+            for names, model in ((("account", "accounts"), SipAccount), (("alias", "aliases"), SipAlias))
         }
         if any(left.values()):
-            what = " and ".join(f"{n} {label}" for label, n in left.items() if n)
+            what = " and ".join(f"{n} {names[n != 1]}" for names, n in left.items() if n)
             raise NGNError(
                 E.SIP_DOMAIN_NOT_EMPTY,
                 f"SIP domain {domain.domain} still has {what}; delete them first.",
@@ -255,7 +257,7 @@ class Sip:
             numeric = SipAccount.username.regexp_match("^[0-9]{1,18}$")
         else:
             numeric = and_(
-                ~SipAccount.username.op("GLOB")("*[^0-9]*"), func.length(SipAccount.username).between(1, 18)
+                ~SipAccount.username.op("GLOB", is_comparison=True)("*[^0-9]*"), func.length(SipAccount.username).between(1, 18)
             )
         highest = self.session.execute(
             select(func.max(cast(SipAccount.username, BigInteger))).where(SipAccount.domain == domain, numeric)
