@@ -87,6 +87,47 @@ def schema_sql(dialect: str = "postgresql") -> str:
 
 
 @main.command()
+@click.option("--kind", help="customer, sip_domain, sip_account, sip_alias, enum_range, ...")
+@click.option("--key", help="The record's key: a customer id, user@domain, a zone name, ...")
+@click.option("--login", help="Only changes made by this login.")
+@click.option("--since", type=click.DateTime(), help="Only changes at or after this time (UTC).")
+@click.option("--limit", type=int, default=50, show_default=True, help="Newest N entries.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def audit(kind: str | None, key: str | None, login: str | None, since, limit: int, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """List the change history, newest first."""
+    import json
+
+    from sqlalchemy import select
+
+    from ngnserver.db import Database
+    from ngnserver.models.audit import AuditEntry
+
+    settings = _settings()
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    for column, value in ((AuditEntry.kind, kind), (AuditEntry.record_key, key), (AuditEntry.login, login)):
+        if value:
+            stmt = stmt.where(column == value)
+    if since:
+        stmt = stmt.where(AuditEntry.at >= since)
+    database = Database(settings.effective_database_url)
+    with database.transaction(write=False) as session:
+        for entry in session.execute(stmt).scalars():
+            who = f"{'admin ' if entry.admin_login else ''}{entry.login}"
+            if entry.acting_as is not None and entry.admin_login:
+                who += f" as {entry.acting_as}"
+            if as_json:
+                click.echo(json.dumps({
+                    "at": entry.at.isoformat(sep=" "), "login": entry.login, "admin": entry.admin_login,
+                    "acting_as": entry.acting_as, "action": entry.action, "kind": entry.kind,
+                    "key": entry.record_key, "changes": entry.changes,
+                }))  # fmt: skip
+            else:
+                changes = ", ".join(f"{k}={v}" for k, v in entry.changes.items())
+                click.echo(f"{entry.at:%Y-%m-%d %H:%M:%S}  {who:<24} {entry.action:<6} {entry.kind} {entry.record_key}  {changes}")
+    database.dispose()
+
+
+@main.command()
 @click.option("--url", default="http://127.0.0.1:9200/ngnpro/", show_default=True, help="Endpoint address.")
 def wsdl(url: str) -> None:
     """Print the WSDL for an endpoint address (wsdl/ngnpro.wsdl is this for the default)."""
