@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.gunicorn import Deployment
 from tests.support.wire import Client, SoapFault
-from tests.test_gunicorn import Deployment
 
 PARALLEL = 40
 CREDIT = 10

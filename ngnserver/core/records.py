@@ -15,6 +15,7 @@ from sqlalchemy import or_
 from sqlalchemy.orm import Session
 
 from ngnserver.core.callers import Caller, Role
+from ngnserver.core import lengths  # noqa: F401  (refuses overlong text before every flush)
 from ngnserver.core.errors import E, NGNError
 from ngnserver.models import Customer
 

@@ -86,6 +86,9 @@ def _invalid(path: str, what: str, text: str) -> NGNError:
     return NGNError(E.INVALID_VALUE, f"{path} must be {what}, not {shown!r}.")
 
 
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # xsd:int
+
+
 def _decode_int(el: etree._Element, path: str) -> int | None:
     if _is_absent(el):
         return None
@@ -93,15 +96,18 @@ def _decode_int(el: etree._Element, path: str) -> int | None:
     if not text:
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         try:
             number = float(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise _invalid(path, "a whole number", text) from None
         if not number.is_integer():
             raise _invalid(path, "a whole number", text) from None
-        return int(number)
+        value = int(number)
+    if not INT_MIN <= value <= INT_MAX:
+        raise _invalid(path, f"a whole number from {INT_MIN} to {INT_MAX}", text)
+    return value
 
 
 _TRUE = frozenset(("true", "1"))

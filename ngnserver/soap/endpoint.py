@@ -39,6 +39,11 @@ _PARSER = etree.XMLParser(
     collect_ids=False,
 )
 
+# "<!DOCTYPE" as it looks in UTF-8 and in each UTF-16 and UTF-32 byte order
+_DOCTYPE_MARKERS = tuple(
+    "<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+)
+
 _ENVELOPE_OPEN = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV_NS}" xmlns:SOAP-ENC="{SOAP_ENC_NS}" '
@@ -72,7 +77,7 @@ class SoapEndpoint:
         """The call a request body asks for, or NGNError for anything malformed."""
         if len(body) > self.max_bytes:
             raise NGNError(E.REQUEST_TOO_LARGE, f"The request is larger than {self.max_bytes} bytes.")
-        if b"<!DOCTYPE" in body:
+        if any(marker in body for marker in _DOCTYPE_MARKERS):
             raise NGNError(E.DTD_REFUSED, "Requests with a DOCTYPE or entity declarations are refused.")
         try:
             root = etree.fromstring(body, _PARSER)
