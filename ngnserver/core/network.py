@@ -1,0 +1,83 @@
+"""Server status and record statistics (NetworkPort)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, select, text
+from sqlalchemy.orm import Session
+
+from ngnserver import __version__
+from ngnserver.core import records
+from ngnserver.core.callers import Caller, Role
+from ngnserver.models import Customer
+from ngnserver.models.dns import DnsRecord, DnsZone
+from ngnserver.models.enum import EnumNumber, EnumRange
+from ngnserver.models.sip import SipAccount, SipAlias, SipDomain
+
+STARTED = time.time()
+
+# statistic name -> (table, extra condition)
+KINDS: dict[str, tuple[Any, Any]] = {
+    "sipDomains": (SipDomain, None),
+    "sipAccounts": (SipAccount, None),
+    "sipAliases": (SipAlias, None),
+    "enumRanges": (EnumRange, None),
+    "enumNumbers": (EnumNumber, None),
+    "dnsZones": (DnsZone, None),
+    "dnsRecords": (DnsRecord, DnsRecord.fancy.is_(False)),
+    "emailForwards": (DnsRecord, DnsRecord.fancy.is_(True) & (DnsRecord.type == "MBOXFW")),
+    "urlRedirects": (DnsRecord, DnsRecord.fancy.is_(True) & (DnsRecord.type == "URL")),
+}
+
+
+@dataclass(frozen=True)
+class Status:
+    version: str
+    uptime: int
+    database: str
+    backend: str
+
+
+def status(session: Session) -> Status:
+    session.execute(text("SELECT 1"))
+    return Status(
+        version=__version__,
+        uptime=int(time.time() - STARTED),
+        database="ok",
+        backend=session.get_bind().dialect.name,
+    )
+
+
+def _customer_scope(caller: Caller) -> list[Any]:
+    if caller.role is Role.ADMIN:
+        return []
+    if caller.role is Role.RESELLER:
+        return [Customer.reseller == caller.reseller_id]
+    return [Customer.id == caller.customer_id]
+
+
+def statistics(session: Session, caller: Caller) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """(totals in the caller's scope, per reseller for admin). One grouped count per kind."""
+    per_reseller: dict[int, dict[str, int]] = {}
+    totals: dict[str, int] = {}
+    customers = session.execute(
+        select(Customer.reseller, func.count(), func.sum(case((Customer.id == Customer.reseller, 1), else_=0)))
+        .where(*_customer_scope(caller))
+        .group_by(Customer.reseller)
+    ).all()
+    totals["customers"] = sum(n for _, n, _ in customers)
+    totals["resellers"] = sum(r or 0 for _, _, r in customers)
+    for reseller, n, _ in customers:
+        per_reseller.setdefault(reseller, {})["customers"] = n
+    for name, (model, condition) in KINDS.items():
+        where = records.visible(caller, model) + ([condition] if condition is not None else [])
+        rows = session.execute(select(model.reseller, func.count()).where(*where).group_by(model.reseller)).all()
+        totals[name] = sum(n for _, n in rows)
+        for reseller, n in rows:
+            per_reseller.setdefault(reseller, {})[name] = n
+    if caller.role is not Role.ADMIN:
+        per_reseller = {}
+    return totals, per_reseller
