@@ -245,3 +245,12 @@ def test_every_change_is_in_the_audit_log(world):
         ("admin", True, world.r1, "delete"),
     ]
     assert "topsecret" not in str(rows)
+
+
+def test_a_customer_with_records_cannot_move_to_another_reseller(world):
+    add_account(world.admin, "stay")
+    with pytest.raises(SoapFault) as info:
+        world.admin.call("Customer", "updateAccount", account=("CustomerAccount", {"id": world.c1, "reseller": world.r2}))
+    assert info.value.errorcode == 5008 and "1 SIP domain and 1 SIP account" in info.value.errorstring
+    world.admin.call("Customer", "updateAccount", account=("CustomerAccount", {"id": world.c2, "reseller": world.r2}))
+    assert world.admin.call("Customer", "getAccount", id=world.c2)["reseller"] == world.r2

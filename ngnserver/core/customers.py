@@ -278,15 +278,25 @@ class Customers:
         return reseller
 
     def _move_reseller(self, customer: Customer, new_reseller: int | None) -> None:
+        """Admin moves a customer under another reseller (or makes it one). Refused while
+        it has records: they carry the old reseller and count against its credits, and a
+        silent recount under the new one could break that reseller's bounds."""
         if not new_reseller or new_reseller == customer.reseller:
             return
         if new_reseller != customer.id:
             self._existing_reseller(new_reseller)
-            if customer.is_reseller and ownership.remaining(self.session, customer.id).get("customers"):
-                raise NGNError(
-                    E.INVALID_RESELLER_CHANGE,
-                    f"Customer {customer.id} is a reseller with customers; it cannot move under reseller {new_reseller}.",
-                )
+        left = ownership.remaining(self.session, customer.id)
+        if left.pop("customers", 0) and customer.is_reseller:
+            raise NGNError(
+                E.INVALID_RESELLER_CHANGE,
+                f"Customer {customer.id} is a reseller with customers; it cannot move under reseller {new_reseller}.",
+            )
+        if left:
+            raise NGNError(
+                E.INVALID_RESELLER_CHANGE,
+                f"Customer {customer.id} still has {ownership.describe(left)}; "
+                "delete or move them before moving the customer to another reseller.",
+            )
         customer.reseller = new_reseller
         if customer.impersonate and customer.impersonate != new_reseller:
             customer.impersonate = 0

@@ -132,7 +132,7 @@ class E:
         5007, "Invalid property", "a property has no name, a bad permission or a bad value"
     )
     INVALID_RESELLER_CHANGE = ErrorCode(
-        5008, "Invalid reseller change", "a reseller with customers cannot move under another"
+        5008, "Invalid reseller change", "a customer with records, or a reseller with customers, cannot move"
     )
     INVALID_OWNER = ErrorCode(
         5009, "Invalid owner", "the owner is not a customer of the record's reseller"
