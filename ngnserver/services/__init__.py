@@ -9,12 +9,15 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import spyne  # noqa: F401
 
-from ngnserver.services import customer, sip
+from ngnserver.services import customer, dns, enum, network, sip
 
 # (port name, port namespace, service class) for every port this server serves
 PORTS = [
     ("Customer", customer.NAMESPACE, customer.CustomerService),
     ("Sip", sip.NAMESPACE, sip.SipService),
+    ("Enum", enum.NAMESPACE, enum.EnumService),
+    ("Dns", dns.NAMESPACE, dns.DnsService),
+    ("Network", network.NAMESPACE, network.NetworkService),
 ]
 
 # Un-namespaced operation names some clients send -> (port name, operation).
