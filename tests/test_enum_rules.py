@@ -256,9 +256,9 @@ def test_size_bounds_the_numbers_in_a_range(world):
     update_range(world.login("r1"), "3120", size=2)
     add_number(world.admin, "31201234567")
     add_number(world.login("c1"), "31201234568")
-    error = refused(3007, world.admin, "addNumber", number=enum_number("31201234569"))
+    error = refused(3009, world.admin, "addNumber", number=enum_number("31201234569"))
     assert error.errorstring == "ENUM range +3120 under e164.arpa is full: it holds its size of 2 numbers."
-    error = refused(3007, world.login("r1"), "updateRange", range=enum_range("3120", size=1))
+    error = refused(3009, world.login("r1"), "updateRange", range=enum_range("3120", size=1))
     assert error.errorstring == "ENUM range +3120 under e164.arpa holds 2 numbers, more than a size of 1."
     update_range(world.login("r1"), "3120", size=0)
     add_number(world.admin, "31201234569")
@@ -302,13 +302,13 @@ def test_a_number_inside_a_longer_range_the_caller_cannot_see_has_no_range(world
 
 def test_a_reseller_cannot_carve_a_range_out_of_another_resellers_block(world):
     r2 = world.login("r2")
-    inside = refused(3001, r2, "addRange", range=enum_range("31201"))
+    inside = refused(3010, r2, "addRange", range=enum_range("31201"))
     assert inside.errorstring == "ENUM range +31201 under e164.arpa overlaps a range held by another reseller; ask the operator."
-    refused(3001, r2, "addRange", range=enum_range("312"))
+    refused(3010, r2, "addRange", range=enum_range("312"))
     add_range(r2, "312", "e164.example.org")
     # the operator's own block (reseller 0) is another's too
     add_range(world.admin, "49")
-    refused(3001, r2, "addRange", range=enum_range("4912"))
+    refused(3010, r2, "addRange", range=enum_range("4912"))
     # inside its own block a reseller carves freely; admin anywhere
     add_range(world.login("r1"), "31205", customer=world.c2)
     add_range(world.admin, "31209", customer=world.d1)

@@ -189,7 +189,7 @@ class Enum:
             holders.add(max(enclosing)[1])  # the nearest one
         if holders - {self.caller.reseller_id}:
             raise NGNError(
-                E.ENUM_RANGE_EXISTS,
+                E.ENUM_RANGE_OVERLAP,
                 f"ENUM range {_label(prefix, tld)} overlaps a range held by another reseller; ask the operator.",
             )
 
@@ -290,7 +290,7 @@ class Enum:
             used = self._used(rng)
             if used > rng.size:
                 raise NGNError(
-                    E.ENUM_NUMBER_LENGTH, f"ENUM range {label} holds {_numbers(used)}, more than a size of {rng.size}."
+                    E.ENUM_RANGE_FULL, f"ENUM range {label} holds {_numbers(used)}, more than a size of {rng.size}."
                 )
 
     def _used(self, rng: EnumRange) -> int:
@@ -376,7 +376,7 @@ class Enum:
             raise NGNError(E.ENUM_NUMBER_EXISTS, f"ENUM number {label} already exists.")
         if rng.size and self._used(rng) >= rng.size:
             raise NGNError(
-                E.ENUM_NUMBER_LENGTH,
+                E.ENUM_RANGE_FULL,
                 f"ENUM range {_label(rng.prefix, tld)} is full: it holds its size of {_numbers(rng.size)}.",
             )
         owner = records.owner_for(self.session, caller, fields.get("owner"), rng.reseller)

@@ -93,6 +93,10 @@ class E:
     ENUM_INVALID_MAPPING = ErrorCode(
         3008, "Invalid mapping", "a mapping has no type or target, or a bad ttl or priority"
     )
+    ENUM_RANGE_FULL = ErrorCode(3009, "Range full", "the ENUM range already holds its size of numbers")
+    ENUM_RANGE_OVERLAP = ErrorCode(
+        3010, "Overlapping range", "the ENUM range overlaps a range held by another reseller"
+    )
 
     AUTH_MISSING = ErrorCode(4001, "Authentication required", "the auth header is missing")
     AUTH_FAILED = ErrorCode(4002, "Authentication failed", "wrong username or password")
