@@ -12,11 +12,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ngnserver.core import audit, ownership
+from ngnserver.core import (
+    audit,
+    lengths,  # noqa: F401  (refuses overlong text before every flush)
+    ownership,
+)
 from ngnserver.core.callers import Caller, Role
-from ngnserver.core import lengths  # noqa: F401  (refuses overlong text before every flush)
 from ngnserver.core.errors import E, NGNError
-from ngnserver.core.properties import WELL_KNOWN, may_change, permission_of, stricter, validate_value
+from ngnserver.core.properties import (
+    WELL_KNOWN,
+    may_change,
+    permission_of,
+    stricter,
+    validate_value,
+)
 from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
 from ngnserver.core.sealing import PasswordSealer
 from ngnserver.models import Customer, CustomerProperty

@@ -55,7 +55,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,7 +65,6 @@ from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import Credit
 from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
-from ngnserver.models import Customer
 from ngnserver.models.base import utcnow
 from ngnserver.models.dns import DnsRecord, DnsZone
 
@@ -474,7 +473,7 @@ class Dns:
         except IntegrityError:
             # a concurrent request created the same zone; the whole transaction is rolled back
             raise NGNError(E.DNS_ZONE_EXISTS, f"DNS zone {name} already exists.") from None
-        audit.record(self.session, self.caller, "create", "dns_zone", name, _given(fields))
+        audit.record(self.session, self.caller, "create", "dns_zone", name, records.given(fields))
         return zone
 
     def update_zone(self, fields: Mapping[str, Any]) -> None:
@@ -485,7 +484,7 @@ class Dns:
         _apply_zone_fields(zone, fields)
         if _snapshot(zone, ZONE_FIELDS) != before:
             _touch(zone)
-            audit.record(self.session, self.caller, "update", "dns_zone", zone.name, _given(fields))
+            audit.record(self.session, self.caller, "update", "dns_zone", zone.name, records.given(fields))
 
     def _place_zone(self, zone: DnsZone, customer_id: int | None, reseller_id: int | None) -> None:
         """Move the zone when the customer or reseller sent differs from the stored one (a
@@ -502,52 +501,17 @@ class Dns:
 
     def _move_zone(self, zone: DnsZone, customer: int, reseller: int) -> None:
         """Move a zone and every record in it to another customer, re-checking credits (the
-        zone's, and the e-mail forwards'). Owners that would end up under another reseller
-        are cleared."""
+        zone's, and the e-mail forwards')."""
         limited = records.limited(self.caller)
         credits.move(
             self.session, Credit.DNS_ZONE, Holders.of(zone.reseller, zone.customer), Holders.of(reseller, customer),
             limited=limited,
         )  # fmt: skip
-        owners = set(
-            self.session.execute(
-                select(DnsRecord.owner).where(DnsRecord.zone_id == zone.id, DnsRecord.owner != 0)
-            ).scalars()
-        )
-        staying = owners
-        if reseller and owners:
-            staying = set(
-                self.session.execute(
-                    select(Customer.id).where(
-                        Customer.id.in_(owners), Customer.reseller == reseller
-                    )
-                ).scalars()
-            )
-        cleared = owners - staying
-        forwards = self.session.execute(
-            select(DnsRecord.owner, func.count())
-            .where(DnsRecord.zone_id == zone.id, DnsRecord.type == RecordType.MBOXFW.value)
-            .group_by(DnsRecord.owner)
-        ).all()
-        for owner, n in forwards:
-            credits.move(
-                self.session, Credit.EMAIL,
-                Holders.of(zone.reseller, zone.customer, owner),
-                Holders.of(reseller, customer, 0 if owner in cleared else owner), n, limited,
-            )  # fmt: skip
-        self.session.execute(
-            update(DnsRecord)
-            .where(DnsRecord.zone_id == zone.id)
-            .values(customer=customer, reseller=reseller)
-        )
-        if cleared:
-            self.session.execute(
-                update(DnsRecord)
-                .where(DnsRecord.zone_id == zone.id, DnsRecord.owner.in_(cleared))
-                .values(owner=0)
-            )
+        records.move_children(
+            self.session, DnsRecord, DnsRecord.zone_id == zone.id, (zone.customer, zone.reseller),
+            (customer, reseller), Credit.EMAIL, limited, charged=DnsRecord.type == RecordType.MBOXFW.value,
+        )  # fmt: skip
         zone.customer, zone.reseller = customer, reseller
-
     def delete_zone(self, name: str | None) -> None:
         self._require_zone_manager()
         zone = self.zone(name, lock=True)
@@ -644,7 +608,7 @@ class Dns:
         self.session.add(record)
         _touch(zone)
         self.session.flush()
-        audit.record(self.session, caller, "create", _audit_kind(fancy), record.id, _given(fields))
+        audit.record(self.session, caller, "create", _audit_kind(fancy), record.id, records.given(fields))
         return record
 
     def update_record(self, fields: Mapping[str, Any], fancy: bool) -> None:
@@ -678,7 +642,7 @@ class Dns:
             record.change_date = utcnow()
             _touch(zone)
             audit.record(
-                self.session, caller, "update", _audit_kind(fancy), record.id, _given(fields)
+                self.session, caller, "update", _audit_kind(fancy), record.id, records.given(fields)
             )
 
     def delete_record(self, record_id: int | None, fancy: bool) -> None:
@@ -809,21 +773,5 @@ def _audit_kind(fancy: bool) -> str:
     return "dns_fancy_record" if fancy else "dns_record"
 
 
-def _given(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-@ownership.belongs_to_customer("DNS zone", "DNS zones")
-def _zones_of(session: Session, customer_id: int) -> int:
-    return session.execute(
-        select(func.count()).select_from(DnsZone).where(DnsZone.customer == customer_id)
-    ).scalar_one()
-
-
-@ownership.belongs_to_customer("DNS record", "DNS records")
-def _records_of(session: Session, customer_id: int) -> int:
-    return session.execute(
-        select(func.count())
-        .select_from(DnsRecord)
-        .where((DnsRecord.customer == customer_id) | (DnsRecord.owner == customer_id))
-    ).scalar_one()
+ownership.count_records(DnsZone, "DNS zone", "DNS zones")
+ownership.count_records(DnsRecord, "DNS record", "DNS records")

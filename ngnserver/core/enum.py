@@ -45,8 +45,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sqlalchemy import exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -57,7 +56,6 @@ from ngnserver.core.errors import E, ErrorCode, NGNError
 from ngnserver.core.properties import Credit
 from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
 from ngnserver.core.sip import normalise_domain
-from ngnserver.models import Customer
 from ngnserver.models.base import utcnow
 from ngnserver.models.enum import EnumMapping, EnumNumber, EnumRange
 
@@ -165,8 +163,8 @@ class Enum:
             self.session, Credit.ENUM_RANGE, Holders.of(reseller, customer), limited=records.limited(self.caller)
         )
         self.session.add(rng)
-        _flush_unique(self.session, E.ENUM_RANGE_EXISTS, f"ENUM range {label} already exists.")
-        audit.record(self.session, self.caller, "create", "enum_range", f"{prefix}@{tld}", _given(fields))
+        records.flush_unique(self.session, E.ENUM_RANGE_EXISTS, f"ENUM range {label} already exists.")
+        audit.record(self.session, self.caller, "create", "enum_range", f"{prefix}@{tld}", records.given(fields))
         return rng
 
     def _check_no_overlap(self, prefix: str, tld: str) -> None:
@@ -204,7 +202,7 @@ class Enum:
             self._check_numbers_fit(rng)
         rng.serial += 1
         rng.change_date = utcnow()
-        audit.record(self.session, self.caller, "update", "enum_range", f"{rng.prefix}@{rng.tld}", _given(fields))
+        audit.record(self.session, self.caller, "update", "enum_range", f"{rng.prefix}@{rng.tld}", records.given(fields))
 
     def _placement_change(self, rng: EnumRange, fields: Mapping[str, Any]) -> tuple[int, int] | None:
         """Where the update moves the range, or None. Echoing the stored customer moves
@@ -217,33 +215,16 @@ class Enum:
         return None
 
     def _move_range(self, rng: EnumRange, customer: int, reseller: int) -> None:
-        """Move a range and its numbers to another customer, re-checking credits. Owners
-        that would end up under another reseller are cleared."""
+        """Move a range and its numbers to another customer, re-checking credits."""
         limited = records.limited(self.caller)
         credits.move(
             self.session, Credit.ENUM_RANGE,
             Holders.of(rng.reseller, rng.customer), Holders.of(reseller, customer), limited=limited,
         )  # fmt: skip
-        per_owner = self.session.execute(
-            select(EnumNumber.owner, func.count()).where(EnumNumber.range_id == rng.id).group_by(EnumNumber.owner)
-        ).all()
-        cleared = []
-        for owner, n in per_owner:
-            new_owner = owner
-            if owner and reseller and self.session.get(Customer, owner).reseller != reseller:
-                new_owner = 0
-                cleared.append(owner)
-            credits.move(
-                self.session, Credit.ENUM_NUMBER,
-                Holders.of(rng.reseller, rng.customer, owner), Holders.of(reseller, customer, new_owner), n, limited,
-            )  # fmt: skip
-        self.session.execute(
-            update(EnumNumber).where(EnumNumber.range_id == rng.id).values(customer=customer, reseller=reseller)
-        )
-        if cleared:
-            self.session.execute(
-                update(EnumNumber).where(EnumNumber.range_id == rng.id, EnumNumber.owner.in_(cleared)).values(owner=0)
-            )
+        records.move_children(
+            self.session, EnumNumber, EnumNumber.range_id == rng.id,
+            (rng.customer, rng.reseller), (customer, reseller), Credit.ENUM_NUMBER, limited,
+        )  # fmt: skip
         rng.customer, rng.reseller = customer, reseller
 
     def _apply_range_fields(self, rng: EnumRange, fields: Mapping[str, Any]) -> None:
@@ -390,9 +371,9 @@ class Enum:
             info=fields.get("info") or "", mappings=[EnumMapping(**values) for _, values in mappings],
         )  # fmt: skip
         self.session.add(enum_number)
-        _flush_unique(self.session, E.ENUM_NUMBER_EXISTS, f"ENUM number {label} already exists.")
+        records.flush_unique(self.session, E.ENUM_NUMBER_EXISTS, f"ENUM number {label} already exists.")
         rng.serial += 1
-        audit.record(self.session, caller, "create", "enum_number", f"{number}@{tld}", _given(fields))
+        audit.record(self.session, caller, "create", "enum_number", f"{number}@{tld}", records.given(fields))
         return enum_number
 
     def update_number(self, fields: Mapping[str, Any]) -> None:
@@ -414,7 +395,7 @@ class Enum:
         enum_number.change_date = utcnow()
         rng.serial += 1
         key = f"{enum_number.number}@{enum_number.tld}"
-        audit.record(self.session, caller, "update", "enum_number", key, _given(fields))
+        audit.record(self.session, caller, "update", "enum_number", key, records.given(fields))
 
     @staticmethod
     def _replace_mappings(enum_number: EnumNumber, wanted: list[tuple[int | None, dict[str, Any]]]) -> None:
@@ -519,28 +500,5 @@ def _bounds(rng: EnumRange) -> str:
     return f"at least {low} digits" if low else f"at most {high} digits"
 
 
-def _flush_unique(session: Session, error: ErrorCode, message: str) -> None:
-    """Flush; a concurrent request that created the same key loses here, cleanly (the
-    whole transaction is rolled back)."""
-    try:
-        session.flush()
-    except IntegrityError:
-        raise NGNError(error, message) from None
-
-
-def _given(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-@ownership.belongs_to_customer("ENUM range", "ENUM ranges")
-def _ranges_of(session: Session, customer_id: int) -> int:
-    return session.execute(select(func.count()).select_from(EnumRange).where(EnumRange.customer == customer_id)).scalar_one()
-
-
-@ownership.belongs_to_customer("ENUM number", "ENUM numbers")
-def _numbers_of(session: Session, customer_id: int) -> int:
-    return session.execute(
-        select(func.count()).select_from(EnumNumber).where(
-            (EnumNumber.customer == customer_id) | (EnumNumber.owner == customer_id)
-        )
-    ).scalar_one()
+ownership.count_records(EnumRange, "ENUM range", "ENUM ranges")
+ownership.count_records(EnumNumber, "ENUM number", "ENUM numbers")

@@ -9,6 +9,7 @@ than zero. Registering is all a new record port has to do to take part.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -55,3 +56,15 @@ def _customers_of_reseller(session: Session, customer_id: int) -> int:
         .select_from(Customer)
         .where(Customer.reseller == customer_id, Customer.id != customer_id)
     ).scalar_one()
+
+
+def count_records(model: Any, singular: str, plural: str) -> None:
+    """Register a record table: a row belongs to the customer it names as ``customer``, or
+    as ``owner`` where the table has one."""
+    condition = (lambda c: (model.customer == c) | (model.owner == c)) if hasattr(model, "owner") else (
+        lambda c: model.customer == c
+    )
+
+    @belongs_to_customer(singular, plural)
+    def _count(session: Session, customer_id: int) -> int:
+        return session.execute(select(func.count()).select_from(model).where(condition(customer_id))).scalar_one()

@@ -9,14 +9,21 @@ id, a customer the records whose ``customer`` or ``owner`` is its id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ngnserver.core import (
+    credits,
+    lengths,  # noqa: F401  (refuses overlong text before every flush)
+)
 from ngnserver.core.callers import Caller, Role
-from ngnserver.core import lengths  # noqa: F401  (refuses overlong text before every flush)
-from ngnserver.core.errors import E, NGNError
+from ngnserver.core.credits import Holders
+from ngnserver.core.errors import E, ErrorCode, NGNError
+from ngnserver.core.properties import Credit
 from ngnserver.models import Customer
 
 
@@ -106,3 +113,54 @@ def owner_for(session: Session, caller: Caller, owner_id: int | None, reseller_i
 def limited(caller: Caller) -> bool:
     """Whether credits bound this caller (admin's records are not limited)."""
     return caller.role is not Role.ADMIN
+
+
+def given(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The members a request actually sent (for the change history)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def flush_unique(session: Session, error: ErrorCode, message: str) -> None:
+    """Flush; a concurrent request that created the same key loses here, cleanly (the
+    whole transaction is rolled back)."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise NGNError(error, message) from None
+
+
+def move_children(
+    session: Session,
+    model: Any,
+    of_parent: Any,
+    old: tuple[int, int],
+    new: tuple[int, int],
+    credit: Credit | None,
+    limited: bool,
+    charged: Any = None,
+) -> None:
+    """Move the records of a parent (``of_parent``: a WHERE clause) from (customer,
+    reseller) ``old`` to ``new``: their credits move with them (only the ``charged`` ones,
+    when given), re-checked against the new holders, and owners that would end up under
+    another reseller are cleared."""
+    old_customer, old_reseller = old
+    customer, reseller = new
+    owners = set(session.execute(select(model.owner).where(of_parent, model.owner != 0).distinct()).scalars())
+    cleared: set[int] = set()
+    if reseller and owners:
+        staying = session.execute(
+            select(Customer.id).where(Customer.id.in_(owners), Customer.reseller == reseller)
+        ).scalars()
+        cleared = owners - set(staying)
+    if credit is not None:
+        counted = [of_parent] + ([charged] if charged is not None else [])
+        per_owner = session.execute(select(model.owner, func.count()).where(*counted).group_by(model.owner)).all()
+        for owner, n in per_owner:
+            credits.move(
+                session, credit,
+                Holders.of(old_reseller, old_customer, owner),
+                Holders.of(reseller, customer, 0 if owner in cleared else owner), n, limited,
+            )  # fmt: skip
+    session.execute(update(model).where(of_parent).values(customer=customer, reseller=reseller))
+    if cleared:
+        session.execute(update(model).where(of_parent, model.owner.in_(cleared)).values(owner=0))

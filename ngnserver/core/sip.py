@@ -13,8 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, cast, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BigInteger, and_, cast, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,7 +24,7 @@ from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import Credit, Right
 from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
 from ngnserver.core.sealing import PasswordSealer
-from ngnserver.models import Customer, CustomerProperty
+from ngnserver.models import CustomerProperty
 from ngnserver.models.base import utcnow
 from ngnserver.models.sip import SipAccount, SipAlias, SipDomain, SipGroupMember
 
@@ -112,8 +111,8 @@ class Sip:
         domain = SipDomain(domain=name, customer=customer, reseller=reseller)
         self._apply_domain_fields(domain, fields)
         self.session.add(domain)
-        self._flush_unique(E.SIP_DOMAIN_EXISTS, f"SIP domain {name} already exists.")
-        audit.record(self.session, self.caller, "create", "sip_domain", name, _given(fields))
+        records.flush_unique(self.session, E.SIP_DOMAIN_EXISTS, f"SIP domain {name} already exists.")
+        audit.record(self.session, self.caller, "create", "sip_domain", name, records.given(fields))
         return domain
 
     def update_domain(self, fields: Mapping[str, Any]) -> None:
@@ -125,7 +124,7 @@ class Sip:
             self._move_domain(domain, new_customer, new_reseller)
         self._apply_domain_fields(domain, fields)
         domain.change_date = utcnow()
-        audit.record(self.session, self.caller, "update", "sip_domain", domain.domain, _given(fields))
+        audit.record(self.session, self.caller, "update", "sip_domain", domain.domain, records.given(fields))
 
     def _apply_domain_fields(self, domain: SipDomain, fields: Mapping[str, Any]) -> None:
         for name in DOMAIN_FIELDS:
@@ -135,31 +134,11 @@ class Sip:
             domain.private_key_sealed = self.sealer.seal(fields["private_key"]) if fields["private_key"] else b""
 
     def _move_domain(self, domain: SipDomain, customer: int, reseller: int) -> None:
-        """Move a domain and everything in it to another customer, re-checking credits.
-        Owners that would end up under another reseller are cleared."""
+        """Move a domain and everything in it to another customer, re-checking credits."""
         limited = records.limited(self.caller)
+        old, new = (domain.customer, domain.reseller), (customer, reseller)
         for model, credit in ((SipAccount, Credit.SIP_ACCOUNT), (SipAlias, Credit.SIP_ALIAS)):
-            per_owner = self.session.execute(
-                select(model.owner, func.count()).where(model.domain == domain.domain).group_by(model.owner)
-            ).all()
-            cleared = []
-            for owner, n in per_owner:
-                new_owner = owner
-                if owner and reseller and self.session.get(Customer, owner).reseller != reseller:
-                    new_owner = 0
-                    cleared.append(owner)
-                credits.move(
-                    self.session, credit,
-                    Holders.of(domain.reseller, domain.customer, owner),
-                    Holders.of(reseller, customer, new_owner), n, limited,
-                )  # fmt: skip
-            self.session.execute(
-                update(model).where(model.domain == domain.domain).values(customer=customer, reseller=reseller)
-            )
-            if cleared:
-                self.session.execute(
-                    update(model).where(model.domain == domain.domain, model.owner.in_(cleared)).values(owner=0)
-                )
+            records.move_children(self.session, model, model.domain == domain.domain, old, new, credit, limited)
         domain.customer, domain.reseller = customer, reseller
 
     def delete_domain(self, name: str | None) -> None:
@@ -247,8 +226,8 @@ class Sip:
         )
         self._apply_account_fields(account, fields)
         self.session.add(account)
-        self._flush_unique(E.SIP_ACCOUNT_EXISTS, f"SIP account {username}@{domain.domain} already exists.")
-        audit.record(self.session, caller, "create", "sip_account", account.address, _given(fields))
+        records.flush_unique(self.session, E.SIP_ACCOUNT_EXISTS, f"SIP account {username}@{domain.domain} already exists.")
+        audit.record(self.session, caller, "create", "sip_account", account.address, records.given(fields))
         return account
 
     def _next_numeric_username(self, domain: str) -> str:
@@ -289,7 +268,7 @@ class Sip:
             account.password_sealed = self.sealer.seal(fields["password"])
         self._apply_account_fields(account, fields)
         account.change_date = utcnow()
-        audit.record(self.session, caller, "update", "sip_account", account.address, _given(fields))
+        audit.record(self.session, caller, "update", "sip_account", account.address, records.given(fields))
 
     def _domain_id(self, name: str) -> int:
         return self.session.execute(select(SipDomain.id).where(SipDomain.domain == name)).scalar_one()
@@ -466,8 +445,8 @@ class Sip:
             owner=owner, customer=domain.customer, reseller=domain.reseller,
         )  # fmt: skip
         self.session.add(alias)
-        self._flush_unique(E.SIP_ALIAS_EXISTS, f"SIP alias {username}@{domain.domain} already exists.")
-        audit.record(self.session, caller, "create", "sip_alias", f"{username}@{domain.domain}", _given(fields))
+        records.flush_unique(self.session, E.SIP_ALIAS_EXISTS, f"SIP alias {username}@{domain.domain} already exists.")
+        audit.record(self.session, caller, "create", "sip_alias", f"{username}@{domain.domain}", records.given(fields))
         return alias
 
     def update_alias(self, fields: Mapping[str, Any]) -> None:
@@ -483,7 +462,7 @@ class Sip:
             )  # fmt: skip
             alias.owner = owner
         alias.change_date = utcnow()
-        audit.record(self.session, self.caller, "update", "sip_alias", f"{alias.username}@{alias.domain}", _given(fields))
+        audit.record(self.session, self.caller, "update", "sip_alias", f"{alias.username}@{alias.domain}", records.given(fields))
 
     def delete_alias(self, sip_id: Mapping[str, Any] | None) -> None:
         alias = self.alias(sip_id)
@@ -521,37 +500,6 @@ class Sip:
         )
         return total, [r[0] for r in rows]
 
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _flush_unique(self, error: Any, message: str) -> None:
-        """Flush; a concurrent request that created the same key loses here, cleanly (the
-        whole transaction is rolled back)."""
-        try:
-            self.session.flush()
-        except IntegrityError:
-            raise NGNError(error, message) from None
-
-
-def _given(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-@ownership.belongs_to_customer("SIP domain", "SIP domains")
-def _domains_of(session: Session, customer_id: int) -> int:
-    return session.execute(select(func.count()).select_from(SipDomain).where(SipDomain.customer == customer_id)).scalar_one()
-
-
-@ownership.belongs_to_customer("SIP account", "SIP accounts")
-def _accounts_of(session: Session, customer_id: int) -> int:
-    return session.execute(
-        select(func.count()).select_from(SipAccount).where(
-            (SipAccount.customer == customer_id) | (SipAccount.owner == customer_id)
-        )
-    ).scalar_one()
-
-
-@ownership.belongs_to_customer("SIP alias", "SIP aliases")
-def _aliases_of(session: Session, customer_id: int) -> int:
-    return session.execute(
-        select(func.count()).select_from(SipAlias).where((SipAlias.customer == customer_id) | (SipAlias.owner == customer_id))
-    ).scalar_one()
+ownership.count_records(SipDomain, "SIP domain", "SIP domains")
+ownership.count_records(SipAccount, "SIP account", "SIP accounts")
+ownership.count_records(SipAlias, "SIP alias", "SIP aliases")
