@@ -66,6 +66,7 @@ class RunningServer:
             if self.database.is_sqlite:
                 for table in tables:
                     conn.execute(text(f"DELETE FROM {table}"))
+                conn.execute(text("DELETE FROM sqlite_sequence"))
             else:
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 

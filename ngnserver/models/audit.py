@@ -30,4 +30,5 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_log_kind_record_key", "kind", "record_key"),
         Index("ix_audit_log_at", "at"),
+        {"sqlite_autoincrement": True},
     )

@@ -74,6 +74,7 @@ class Customer(Base):
         CheckConstraint("username <> ''", name="username_not_empty"),
         Index("ix_customers_change_date_id", "change_date", "id"),
         Index("ix_customers_reseller_change_date", "reseller", "change_date"),
+        {"sqlite_autoincrement": True},
     )
 
     @property

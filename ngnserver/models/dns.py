@@ -36,6 +36,7 @@ class DnsZone(Base):
         Index("ix_dns_zones_reseller", "reseller"),
         Index("ix_dns_zones_customer", "customer"),
         Index("ix_dns_zones_change_date", "change_date"),
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -65,4 +66,5 @@ class DnsRecord(Base):
         Index("ix_dns_records_reseller", "reseller"),
         Index("ix_dns_records_customer", "customer"),
         Index("ix_dns_records_owner", "owner"),
+        {"sqlite_autoincrement": True},
     )

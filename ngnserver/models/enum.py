@@ -37,6 +37,7 @@ class EnumRange(Base):
         Index("ix_enum_ranges_reseller", "reseller"),
         Index("ix_enum_ranges_customer", "customer"),
         Index("ix_enum_ranges_change_date", "change_date"),
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -66,6 +67,7 @@ class EnumNumber(Base):
         Index("ix_enum_numbers_reseller", "reseller"),
         Index("ix_enum_numbers_customer", "customer"),
         Index("ix_enum_numbers_owner", "owner"),
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -82,4 +84,8 @@ class EnumMapping(Base):
     ttl: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
     priority: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
 
-    __table_args__ = (Index("ix_enum_mappings_number_id", "number_id"), Index("ix_enum_mappings_type", "type"))
+    __table_args__ = (
+        Index("ix_enum_mappings_number_id", "number_id"),
+        Index("ix_enum_mappings_type", "type"),
+        {"sqlite_autoincrement": True},
+    )

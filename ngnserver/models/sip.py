@@ -44,6 +44,7 @@ class SipDomain(Base):
         Index("ix_sip_domains_reseller", "reseller"),
         Index("ix_sip_domains_customer", "customer"),
         Index("ix_sip_domains_change_date", "change_date"),
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -89,6 +90,7 @@ class SipAccount(Base):
         Index("ix_sip_accounts_customer", "customer"),
         Index("ix_sip_accounts_owner", "owner"),
         Index("ix_sip_accounts_domain_change_date", "domain", "change_date"),
+        {"sqlite_autoincrement": True},
     )
 
     @property
@@ -130,4 +132,5 @@ class SipAlias(Base):
         Index("ix_sip_aliases_reseller", "reseller"),
         Index("ix_sip_aliases_customer", "customer"),
         Index("ix_sip_aliases_owner", "owner"),
+        {"sqlite_autoincrement": True},
     )

@@ -51,7 +51,8 @@ def upgrade() -> None:
     sa.Column('change_date', sa.DateTime(), nullable=False),
     sa.CheckConstraint("username <> ''", name=op.f('ck_customers_username_not_empty')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
-    sa.UniqueConstraint('username', name=op.f('uq_customers_username'))
+    sa.UniqueConstraint('username', name=op.f('uq_customers_username')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.create_index('ix_customers_change_date_id', ['change_date', 'id'], unique=False)

@@ -26,7 +26,8 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('record_key', sa.String(length=255), nullable=False),
     sa.Column('changes', sa.JSON(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index('ix_audit_log_at', ['at'], unique=False)
@@ -54,7 +55,8 @@ def upgrade() -> None:
     sa.Column('create_date', sa.DateTime(), nullable=False),
     sa.Column('change_date', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sip_domains')),
-    sa.UniqueConstraint('domain', name=op.f('uq_sip_domains_domain'))
+    sa.UniqueConstraint('domain', name=op.f('uq_sip_domains_domain')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('sip_domains', schema=None) as batch_op:
         batch_op.create_index('ix_sip_domains_change_date', ['change_date'], unique=False)
@@ -87,7 +89,8 @@ def upgrade() -> None:
     sa.Column('change_date', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['domain'], ['sip_domains.domain'], name=op.f('fk_sip_accounts_domain_sip_domains'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sip_accounts')),
-    sa.UniqueConstraint('domain', 'username', name='uq_sip_accounts_domain_username')
+    sa.UniqueConstraint('domain', 'username', name='uq_sip_accounts_domain_username'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('sip_accounts', schema=None) as batch_op:
         batch_op.create_index('ix_sip_accounts_customer', ['customer'], unique=False)
@@ -108,7 +111,8 @@ def upgrade() -> None:
     sa.Column('change_date', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['domain'], ['sip_domains.domain'], name=op.f('fk_sip_aliases_domain_sip_domains'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sip_aliases')),
-    sa.UniqueConstraint('domain', 'username', name='uq_sip_aliases_domain_username')
+    sa.UniqueConstraint('domain', 'username', name='uq_sip_aliases_domain_username'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('sip_aliases', schema=None) as batch_op:
         batch_op.create_index('ix_sip_aliases_customer', ['customer'], unique=False)

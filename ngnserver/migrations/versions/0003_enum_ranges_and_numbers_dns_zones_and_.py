@@ -32,7 +32,8 @@ def upgrade() -> None:
     sa.Column('create_date', sa.DateTime(), nullable=False),
     sa.Column('change_date', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dns_zones')),
-    sa.UniqueConstraint('name', name=op.f('uq_dns_zones_name'))
+    sa.UniqueConstraint('name', name=op.f('uq_dns_zones_name')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('dns_zones', schema=None) as batch_op:
         batch_op.create_index('ix_dns_zones_change_date', ['change_date'], unique=False)
@@ -55,7 +56,8 @@ def upgrade() -> None:
     sa.Column('create_date', sa.DateTime(), nullable=False),
     sa.Column('change_date', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_enum_ranges')),
-    sa.UniqueConstraint('tld', 'prefix', name='uq_enum_ranges_tld_prefix')
+    sa.UniqueConstraint('tld', 'prefix', name='uq_enum_ranges_tld_prefix'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('enum_ranges', schema=None) as batch_op:
         batch_op.create_index('ix_enum_ranges_change_date', ['change_date'], unique=False)
@@ -78,7 +80,8 @@ def upgrade() -> None:
     sa.Column('create_date', sa.DateTime(), nullable=False),
     sa.Column('change_date', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['zone_id'], ['dns_zones.id'], name=op.f('fk_dns_records_zone_id_dns_zones'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_dns_records'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dns_records')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('dns_records', schema=None) as batch_op:
         batch_op.create_index('ix_dns_records_customer', ['customer'], unique=False)
@@ -99,7 +102,8 @@ def upgrade() -> None:
     sa.Column('change_date', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['range_id'], ['enum_ranges.id'], name=op.f('fk_enum_numbers_range_id_enum_ranges'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_enum_numbers')),
-    sa.UniqueConstraint('tld', 'number', name='uq_enum_numbers_tld_number')
+    sa.UniqueConstraint('tld', 'number', name='uq_enum_numbers_tld_number'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('enum_numbers', schema=None) as batch_op:
         batch_op.create_index('ix_enum_numbers_customer', ['customer'], unique=False)
@@ -115,7 +119,8 @@ def upgrade() -> None:
     sa.Column('ttl', sa.Integer(), nullable=False),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['number_id'], ['enum_numbers.id'], name=op.f('fk_enum_mappings_number_id_enum_numbers'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_enum_mappings'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enum_mappings')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('enum_mappings', schema=None) as batch_op:
         batch_op.create_index('ix_enum_mappings_number_id', ['number_id'], unique=False)
