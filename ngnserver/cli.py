@@ -87,6 +87,89 @@ def schema_sql(dialect: str = "postgresql") -> str:
 
 
 @main.command()
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then stop.")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between looks at the queue.")
+@click.option("--id", "worker_id", default=None, help="Worker name in job attempts [host:pid].")
+def worker(once: bool, poll: float, worker_id: str | None) -> None:
+    """Run vendor jobs (DSL orders, ...). Several may run against PostgreSQL; one on SQLite."""
+    from ngnserver import logs
+    from ngnserver.db import Database
+    from ngnserver.worker import make_worker, run_forever
+
+    settings = _settings()
+    logs.setup(settings.log_level)
+    database = Database(settings.effective_database_url)
+    database.migrate()
+    ran = run_forever(make_worker(settings, database, worker_id), poll, once)
+    click.echo(f"ran {ran} jobs")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--state", type=click.Choice(["queued", "running", "done", "failed"]), default=None)
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.pass_context
+def jobs(ctx: click.Context, state: str | None, limit: int) -> None:
+    """List vendor jobs, newest first (``jobs retry ID`` runs a job again)."""
+    if ctx.invoked_subcommand:
+        return
+    from sqlalchemy import select
+
+    from ngnserver.db import Database
+    from ngnserver.models.job import Job
+
+    database = Database(_settings().effective_database_url)
+    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    if state:
+        stmt = stmt.where(Job.state == state)
+    with database.transaction(write=False) as session:
+        for job in session.execute(stmt).scalars():
+            click.echo(
+                f"{job.id:>6}  {job.state:<8} {job.kind:<14} {job.record_kind} {job.record_id}  "
+                f"attempts {job.attempts}/{job.max_attempts}  step {job.step or '-'}  "
+                f"next {job.next_run_at:%Y-%m-%d %H:%M:%S}  {job.last_error}"
+            )
+    database.dispose()
+
+
+@jobs.command("retry")
+@click.argument("job_id", type=int)
+def jobs_retry(job_id: int) -> None:
+    """Queue a failed job again, with fresh attempts."""
+    from ngnserver.core import jobs as job_queue
+    from ngnserver.db import Database
+
+    database = Database(_settings().effective_database_url)
+    try:
+        with database.transaction(write=True) as session:
+            job_queue.retry(session, job_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"job {job_id} queued")
+
+
+@main.command("pull-dsl")
+@click.option("--threshold", type=float, default=0, help="Skip services pulled less than this many seconds ago.")
+def pull_dsl(threshold: float) -> None:
+    """Sync every monitored DSL service with the vendor (safe to run from cron)."""
+    from ngnserver import logs
+    from ngnserver.core import dsl
+    from ngnserver.db import Database
+    from ngnserver.worker import WorkerContext
+
+    settings = _settings()
+    logs.setup(settings.log_level)
+    database = Database(settings.effective_database_url)
+    context = WorkerContext(settings, settings.sealer())
+    try:
+        with dsl.pull_lock(database, settings.state_dir):
+            report = dsl.pull_monitored(database, context.dsl, threshold)
+    except dsl.PullAlreadyRunning as exc:
+        click.echo(f"pull-dsl: {exc}; nothing done")
+        return
+    click.echo(f"pulled {report.pulled}, failed {report.failed}, skipped {report.skipped}")
+
+
+@main.command()
 @click.option("--kind", help="customer, sip_domain, sip_account, sip_alias, enum_range, ...")
 @click.option("--key", help="The record's key: a customer id, user@domain, a zone name, ...")
 @click.option("--login", help="Only changes made by this login.")

@@ -30,17 +30,43 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class IkanoSettings:
+    """The Ikano (DSL) account: NGNSERVER_IKANO_* variables."""
+
+    url: str = ""
+    keyid: str = ""
+    username: str = "admin"
+    password: str = ""
+    check_networks: tuple[str, ...] = ("ATT", "ATTTAS", "VERTAS", "VER")
+    import_mode: bool = False
+    debug: bool = False
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+
+    def __repr__(self) -> str:  # never print the password
+        return f"IkanoSettings(url={self.url!r}, username={self.username!r}, import_mode={self.import_mode})"
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
 class Settings:
     state_dir: Path = Path("var")
     database_url: str = ""
-    admins: dict[str, str] = field(default_factory=dict)
-    secret_key: bytes = b""
+    admins: dict[str, str] = field(default_factory=dict, repr=False)
+    secret_key: bytes = field(default=b"", repr=False)
     public_url: str = ""
     endpoint_path: str = "/ngnpro/"
     max_request_bytes: int = 2 * 1024 * 1024
     query_max_rows: int = 1000
     reseller_default_credits: dict[str, int] = field(default_factory=dict)
     log_level: str = "INFO"
+    ikano: IkanoSettings = field(default_factory=lambda: IkanoSettings())
+    worker_lease_seconds: float = 300.0
+    worker_backoff_seconds: float = 5.0
+    worker_max_attempts: int = 8
 
     @property
     def effective_database_url(self) -> str:
@@ -84,6 +110,14 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         admins[username] = password
 
     credits = get("reseller_default_credits", {})
+    ikano_table = values.get("ikano") or {}
+
+    def ikano(name: str, default: Any) -> Any:
+        return env.get(f"{ENV_PREFIX}IKANO_{name.upper()}", ikano_table.get(name, default))
+
+    networks = ikano("check_networks", "ATT,ATTTAS,VERTAS,VER")
+    if isinstance(networks, str):
+        networks = [n.strip().upper() for n in networks.split(",") if n.strip()]
     try:
         return Settings(
             state_dir=Path(get("state_dir", "var")),
@@ -95,6 +129,20 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             query_max_rows=int(get("query_max_rows", 1000)),
             reseller_default_credits=_parse_credits(credits) if isinstance(credits, str) else dict(credits),
             log_level=str(get("log_level", "INFO")).upper(),
+            ikano=IkanoSettings(
+                url=ikano("url", ""),
+                keyid=str(ikano("keyid", "")),
+                username=ikano("username", "admin"),
+                password=ikano("password", ""),
+                check_networks=tuple(networks),
+                import_mode=_flag(ikano("import_mode", False)),
+                debug=_flag(ikano("debug", False)),
+                connect_timeout=float(ikano("connect_timeout", 10)),
+                read_timeout=float(ikano("read_timeout", 120)),
+            ),
+            worker_lease_seconds=float(get("worker_lease_seconds", 300)),
+            worker_backoff_seconds=float(get("worker_backoff_seconds", 5)),
+            worker_max_attempts=int(get("worker_max_attempts", 8)),
         )
     except ValueError as exc:
         raise ConfigError(f"bad number in configuration: {exc}") from exc

@@ -302,5 +302,133 @@ CREATE INDEX ix_enum_mappings_type ON enum_mappings (type);
 
 UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
 
+-- Running upgrade 0003 -> 0004
+
+CREATE TABLE dsl_packages (
+    id SERIAL NOT NULL, 
+    name VARCHAR(128) NOT NULL, 
+    vendor_package_id VARCHAR(64) NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_dsl_packages PRIMARY KEY (id), 
+    CONSTRAINT uq_dsl_packages_name UNIQUE (name), 
+    CONSTRAINT uq_dsl_packages_vendor_package_id UNIQUE (vendor_package_id)
+);
+
+CREATE TABLE dsl_qualifications (
+    id SERIAL NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    address JSON NOT NULL, 
+    phone_number VARCHAR(32) NOT NULL, 
+    location_type VARCHAR(1) NOT NULL, 
+    vendor_qual_id VARCHAR(64) NOT NULL, 
+    status VARCHAR(1) NOT NULL, 
+    offered JSON NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_dsl_qualifications PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_dsl_qualifications_customer ON dsl_qualifications (customer);
+
+CREATE INDEX ix_dsl_qualifications_reseller ON dsl_qualifications (reseller);
+
+CREATE TABLE jobs (
+    id SERIAL NOT NULL, 
+    kind VARCHAR(64) NOT NULL, 
+    record_kind VARCHAR(32) NOT NULL, 
+    record_id INTEGER NOT NULL, 
+    state VARCHAR(16) NOT NULL, 
+    step VARCHAR(64) NOT NULL, 
+    data JSON NOT NULL, 
+    attempts INTEGER NOT NULL, 
+    max_attempts INTEGER NOT NULL, 
+    next_run_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    locked_by VARCHAR(128) NOT NULL, 
+    locked_until TIMESTAMP WITHOUT TIME ZONE, 
+    last_error TEXT NOT NULL, 
+    created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_jobs PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_jobs_record ON jobs (record_kind, record_id);
+
+CREATE INDEX ix_jobs_state_next_run_at ON jobs (state, next_run_at);
+
+CREATE TABLE dsl_services (
+    id SERIAL NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    owner INTEGER NOT NULL, 
+    package_id INTEGER NOT NULL, 
+    qualification_id INTEGER, 
+    state VARCHAR(16) NOT NULL, 
+    failure TEXT NOT NULL, 
+    phone_number VARCHAR(32) NOT NULL, 
+    loop_type VARCHAR(8) NOT NULL, 
+    first_name VARCHAR(128) NOT NULL, 
+    last_name VARCHAR(128) NOT NULL, 
+    company_name VARCHAR(255) NOT NULL, 
+    contact_phone VARCHAR(32) NOT NULL, 
+    isp_change BOOLEAN NOT NULL, 
+    isp_previous VARCHAR(128) NOT NULL, 
+    current_provider VARCHAR(128) NOT NULL, 
+    desired_due_date DATE, 
+    due_date DATE, 
+    expire_date DATE, 
+    order_type VARCHAR(8) NOT NULL, 
+    vendor_order_id VARCHAR(64) NOT NULL, 
+    vendor_order_status VARCHAR(16) NOT NULL, 
+    vendor_username VARCHAR(128) NOT NULL, 
+    password_sealed BYTEA NOT NULL, 
+    static_ips JSON NOT NULL, 
+    monitored BOOLEAN NOT NULL, 
+    pushed TIMESTAMP WITHOUT TIME ZONE, 
+    last_pull TIMESTAMP WITHOUT TIME ZONE, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_dsl_services PRIMARY KEY (id), 
+    CONSTRAINT fk_dsl_services_package_id_dsl_packages FOREIGN KEY(package_id) REFERENCES dsl_packages (id) ON DELETE RESTRICT, 
+    CONSTRAINT fk_dsl_services_qualification_id_dsl_qualifications FOREIGN KEY(qualification_id) REFERENCES dsl_qualifications (id) ON DELETE SET NULL
+);
+
+CREATE INDEX ix_dsl_services_customer ON dsl_services (customer);
+
+CREATE INDEX ix_dsl_services_monitored_last_pull ON dsl_services (monitored, last_pull);
+
+CREATE INDEX ix_dsl_services_owner ON dsl_services (owner);
+
+CREATE INDEX ix_dsl_services_reseller ON dsl_services (reseller);
+
+CREATE TABLE job_attempts (
+    id SERIAL NOT NULL, 
+    job_id INTEGER NOT NULL, 
+    worker VARCHAR(128) NOT NULL, 
+    started_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    finished_at TIMESTAMP WITHOUT TIME ZONE, 
+    outcome VARCHAR(16) NOT NULL, 
+    step VARCHAR(64) NOT NULL, 
+    error TEXT NOT NULL, 
+    CONSTRAINT pk_job_attempts PRIMARY KEY (id), 
+    CONSTRAINT fk_job_attempts_job_id_jobs FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_job_attempts_job_id ON job_attempts (job_id);
+
+CREATE TABLE dsl_notes (
+    id SERIAL NOT NULL, 
+    service_id INTEGER NOT NULL, 
+    date VARCHAR(32) NOT NULL, 
+    text TEXT NOT NULL, 
+    author VARCHAR(16) NOT NULL, 
+    high_priority BOOLEAN NOT NULL, 
+    CONSTRAINT pk_dsl_notes PRIMARY KEY (id), 
+    CONSTRAINT fk_dsl_notes_service_id_dsl_services FOREIGN KEY(service_id) REFERENCES dsl_services (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_dsl_notes_service_id ON dsl_notes (service_id);
+
+UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
+
 COMMIT;
 

@@ -311,10 +311,9 @@ def test_credit_values_must_be_whole_numbers(world):
 
 
 def test_new_resellers_get_the_configured_default_credits(server, tmp_path):
-    from tests.conftest import make_settings, serve_app
-
     from ngnserver.app import NGNProApp
     from ngnserver.db import Database
+    from tests.conftest import make_settings, serve_app
 
     settings = make_settings(
         tmp_path, server.database.url, reseller_default_credits={"sip_credit": 10, "dns_zone_credit": 2}

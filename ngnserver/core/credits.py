@@ -34,6 +34,7 @@ LABELS = {
     Credit.ENUM_NUMBER: "ENUM number",
     Credit.DNS_ZONE: "DNS zone",
     Credit.EMAIL: "e-mail forward",
+    Credit.DSL: "DSL service",
 }
 
 

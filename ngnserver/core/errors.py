@@ -28,7 +28,7 @@ class ErrorCode:
 
 class E:
     """The error code table. Blocks: 1xxx SIP, 2xxx request, 3xxx ENUM, 4xxx authentication
-    and authorization, 5xxx customers, 6xxx credits, 7xxx DNS, 9xxx server."""
+    and authorization, 5xxx customers, 6xxx credits, 7xxx DNS, 8xxx DSL, 9xxx server."""
 
     SIP_DOMAIN_EXISTS = ErrorCode(1001, "Duplicate domain", "SIP domain already exists")
     SIP_DOMAIN_NOT_FOUND = ErrorCode(
@@ -163,6 +163,29 @@ class E:
     DNS_INVALID_ZONE = ErrorCode(
         7009, "Invalid zone", "the zone's name, SOA values, e-mail or name servers are not valid"
     )
+
+    DSL_PACKAGE_NOT_FOUND = ErrorCode(8001, "Package not found", "the DSL package does not exist")
+    DSL_PACKAGE_EXISTS = ErrorCode(
+        8002, "Duplicate package", "a DSL package with that name or vendor package id exists"
+    )
+    DSL_PACKAGE_IN_USE = ErrorCode(8003, "Package in use", "DSL services still use the package")
+    DSL_QUALIFICATION_NOT_FOUND = ErrorCode(
+        8004, "Qualification not found", "the qualification does not exist (or is outside the caller's scope)"
+    )
+    DSL_NOT_QUALIFIED = ErrorCode(
+        8005, "Not qualified", "the address did not qualify, or not for the package asked for"
+    )
+    DSL_SERVICE_NOT_FOUND = ErrorCode(
+        8006, "Service not found", "the DSL service does not exist (or is outside the caller's scope)"
+    )
+    DSL_INVALID_SERVICE = ErrorCode(8007, "Invalid service", "a DSL service field is missing or invalid")
+    DSL_IMPORT_MODE = ErrorCode(
+        8008, "Invalid operation", "Invalid operation - Import Mode is enabled"
+    )
+    DSL_INVALID_STATE = ErrorCode(
+        8009, "Invalid state", "the operation is not possible in the service's current order state"
+    )
+    DSL_NOT_CONFIGURED = ErrorCode(8010, "DSL not configured", "no DSL vendor account is configured", Side.SERVER)
 
     INTERNAL_ERROR = ErrorCode(
         9001, "Internal server error", "an unexpected server fault (logged)", Side.SERVER

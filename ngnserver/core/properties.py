@@ -27,15 +27,18 @@ class Credit(enum.StrEnum):
     ENUM_NUMBER = "enum_number_credit"
     DNS_ZONE = "dns_zone_credit"
     EMAIL = "email_credit"
+    DSL = "dsl_credit"
 
 
 class Right(enum.StrEnum):
-    """Rights a reseller must hold (value "1") before its customers' SIP accounts may get
-    PSTN access or switch between prepaid and postpaid."""
+    """Rights (value "1"): a reseller's PSTN and prepaid rights bound what its customers'
+    SIP accounts may get; ``qualify_service`` lets a customer (or a reseller and all its
+    customers) qualify addresses for DSL."""
 
     PSTN_ACCESS = "pstn_access"
     PSTN_CHANGES = "pstn_changes"
     PREPAID_CHANGES = "prepaid_changes"
+    QUALIFY_SERVICE = "qualify_service"
 
 
 CREDIT_CATEGORY = "credit"

@@ -9,7 +9,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import spyne  # noqa: F401
 
-from ngnserver.services import customer, dns, enum, network, sip
+from ngnserver.services import customer, dns, dsl, enum, network, sip
 
 # (port name, port namespace, service class) for every port this server serves
 PORTS = [
@@ -18,6 +18,7 @@ PORTS = [
     ("Enum", enum.NAMESPACE, enum.EnumService),
     ("Dns", dns.NAMESPACE, dns.DnsService),
     ("Network", network.NAMESPACE, network.NetworkService),
+    ("Dsl", dsl.NAMESPACE, dsl.DslServicePort),
 ]
 
 # Un-namespaced operation names some clients send -> (port name, operation).

@@ -5,9 +5,8 @@ Revises: 0001
 Create Date: 2026-11-21 23:16:42.056821
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'
