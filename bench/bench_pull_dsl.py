@@ -26,14 +26,14 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ngnserver.config import IkanoSettings, Settings  # noqa: E402
-from ngnserver.core import dsl  # noqa: E402
-from ngnserver.core.sealing import PasswordSealer  # noqa: E402
-from ngnserver.db import Database  # noqa: E402
-from ngnserver.models import Customer  # noqa: E402
-from ngnserver.models.dsl import DslPackage, DslService  # noqa: E402
-from ngnserver.worker import WorkerContext  # noqa: E402
-from tests.support.ikano_simulator import IkanoSimulator, SimulatedNote, SimulatedOrder  # noqa: E402
+from ngnserver.config import IkanoSettings, Settings
+from ngnserver.core import dsl
+from ngnserver.core.sealing import PasswordSealer
+from ngnserver.db import Database
+from ngnserver.models import Customer
+from ngnserver.models.dsl import DslPackage, DslService
+from ngnserver.worker import WorkerContext
+from tests.support.ikano_simulator import IkanoSimulator, SimulatedNote, SimulatedOrder
 
 
 def _order_id(n: int) -> str:
@@ -78,7 +78,7 @@ def seed(database: Database, sealer: PasswordSealer, count: int) -> None:
                 "phone_number": _tn(n), "loop_type": "LS", "first_name": "First", "last_name": f"Last{n}",
                 "order_type": "NEW", "vendor_order_id": _order_id(n), "vendor_order_status": "NEW",
                 "password_sealed": sealed, "monitored": True, "static_ips": [],
-            }  # fmt: skip
+            }
             for n in range(count)
         ]
         for start in range(0, len(rows), 2000):

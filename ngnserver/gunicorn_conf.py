@@ -9,9 +9,9 @@ import multiprocessing
 import os
 
 bind = os.environ.get("NGNSERVER_BIND", "127.0.0.1:9200")
-workers = int(os.environ.get("NGNSERVER_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+workers = int(os.environ.get("NGNSERVER_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
 worker_class = "sync"
-timeout = int(os.environ.get("NGNSERVER_WORKER_TIMEOUT", 30))
+timeout = int(os.environ.get("NGNSERVER_WORKER_TIMEOUT", "30"))
 graceful_timeout = 20
 # X-Forwarded-Proto/For are trusted from these proxies only.
 forwarded_allow_ips = os.environ.get("NGNSERVER_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

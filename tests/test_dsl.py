@@ -298,10 +298,12 @@ def test_killing_the_worker_mid_order_does_not_order_twice(env, tmp_path):
 
 
 def test_pull_dsl_does_not_run_twice_at_once(env):
-    with dsl_rules.pull_lock(env.database, env.settings.state_dir):
-        with pytest.raises(dsl_rules.PullAlreadyRunning):
-            with dsl_rules.pull_lock(env.database, env.settings.state_dir):
-                pass
+    with (
+        dsl_rules.pull_lock(env.database, env.settings.state_dir),
+        pytest.raises(dsl_rules.PullAlreadyRunning),
+        dsl_rules.pull_lock(env.database, env.settings.state_dir),
+    ):
+        pass
     with dsl_rules.pull_lock(env.database, env.settings.state_dir):
         pass
 

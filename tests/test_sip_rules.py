@@ -236,8 +236,10 @@ def test_every_change_is_in_the_audit_log(world):
     world.admin.as_customer(world.r1).call("Sip", "deleteAccount", sipId=sip_id("aud"))
     with world.server.database.engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT login, admin_login, acting_as, action, changes FROM audit_log "
-                 "WHERE kind = 'sip_account' ORDER BY id")  # fmt: skip
+            text(
+                "SELECT login, admin_login, acting_as, action, changes FROM audit_log "
+                "WHERE kind = 'sip_account' ORDER BY id"
+            )
         ).all()
     assert [(r.login, bool(r.admin_login), r.acting_as, r.action) for r in rows] == [
         ("r1", False, world.r1, "create"),

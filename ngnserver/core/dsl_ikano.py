@@ -225,17 +225,17 @@ class IkanoDsl(ServiceAdapter):
             package = session.get(DslPackage, service.package_id)
             qualification = session.get(DslQualification, service.qualification_id) if service.qualification_id else None
             dry = service.loop_type == dsl.DRY_LOOP
-            request = dict(
-                product_ids=[package.vendor_package_id],
-                terms_id=(qualification.offered.get(package.vendor_package_id, "") if qualification else ""),
-                prequal_id=qualification.vendor_qual_id if qualification else "",
-                dsl_phone_number=None if dry else service.phone_number,
-                virtual_phone_number=service.phone_number if dry else None,
-                date_to_order=service.expire_date or date.today(),
-                password=self.sealer.open(service.password_sealed),
-                first_name=service.first_name, last_name=service.last_name, company_name=service.company_name,
-                contact_phone_number=service.contact_phone,
-            )  # fmt: skip
+            request = {
+                "product_ids": [package.vendor_package_id],
+                "terms_id": (qualification.offered.get(package.vendor_package_id, "") if qualification else ""),
+                "prequal_id": qualification.vendor_qual_id if qualification else "",
+                "dsl_phone_number": None if dry else service.phone_number,
+                "virtual_phone_number": service.phone_number if dry else None,
+                "date_to_order": service.expire_date or date.today(),
+                "password": self.sealer.open(service.password_sealed),
+                "first_name": service.first_name, "last_name": service.last_name, "company_name": service.company_name,
+                "contact_phone_number": service.contact_phone,
+            }  # fmt: skip
         order = vendor_call(lambda: self.client.order_future_cancel(**request))
         with run.transaction() as session:
             service = self._service(session, run)

@@ -169,12 +169,12 @@ class CustomerService(ServiceBase):
         customers.update(customer, account_fields(account), properties_from(account.get("properties")))
 
     @rpc(Integer32, _port_type="CustomerPort")
-    def deleteAccount(ctx: RequestContext, id: int | None) -> None:  # noqa: A002 (wire name)
+    def deleteAccount(ctx: RequestContext, id: int | None) -> None:
         customers = _customers(ctx)
         customers.delete(customers.get(id, with_properties=False))
 
     @rpc(Integer32, _returns=CustomerAccount, _port_type="CustomerPort")
-    def getAccount(ctx: RequestContext, id: int | None) -> dict[str, Any]:  # noqa: A002
+    def getAccount(ctx: RequestContext, id: int | None) -> dict[str, Any]:
         customers = _customers(ctx)
         customer = customers.get(id)
         return account_to_wire(customer, customers.password_of(customer))

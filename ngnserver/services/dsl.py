@@ -164,13 +164,13 @@ class DslServicePort(ServiceBase):
     __port_types__ = (PORT,)
 
     @rpc(DslAddress, Unicode, Unicode, Integer32, _returns=DslQualification, _port_type=PORT)
-    def qualify(ctx: RequestContext, address: dict[str, Any] | None, phoneNumber: str | None,  # noqa: N803
-                locationType: str | None, customer: int | None) -> dict[str, Any]:  # noqa: N803
+    def qualify(ctx: RequestContext, address: dict[str, Any] | None, phoneNumber: str | None,
+                locationType: str | None, customer: int | None) -> dict[str, Any]:
         dsl = _dsl(ctx)
         return qualification_to_wire(dsl, dsl.qualify(address, phoneNumber, locationType, customer))
 
     @rpc(Integer32, _returns=DslQualification, _port_type=PORT)
-    def getQualification(ctx: RequestContext, id: int | None) -> dict[str, Any]:  # noqa: A002
+    def getQualification(ctx: RequestContext, id: int | None) -> dict[str, Any]:
         dsl = _dsl(ctx)
         return qualification_to_wire(dsl, dsl.qualification(id))
 
@@ -184,7 +184,7 @@ class DslServicePort(ServiceBase):
         return [package_to_wire(p) for p in _dsl(ctx).packages()]
 
     @rpc(Integer32, _port_type=PORT)
-    def deletePackage(ctx: RequestContext, id: int | None) -> None:  # noqa: A002
+    def deletePackage(ctx: RequestContext, id: int | None) -> None:
         _dsl(ctx).delete_package(id)
 
     @rpc(DslService, _returns=DslService, _port_type=PORT)
@@ -193,7 +193,7 @@ class DslServicePort(ServiceBase):
         return service_to_wire(dsl, dsl.add_service(service or {}))
 
     @rpc(Integer32, _returns=DslService, _port_type=PORT)
-    def getService(ctx: RequestContext, id: int | None) -> dict[str, Any]:  # noqa: A002
+    def getService(ctx: RequestContext, id: int | None) -> dict[str, Any]:
         dsl = _dsl(ctx)
         return service_to_wire(dsl, dsl.service(id))
 
@@ -209,13 +209,13 @@ class DslServicePort(ServiceBase):
         _dsl(ctx).update_service(service or {})
 
     @rpc(Integer32, Unicode, _returns=Unicode, _port_type=PORT)
-    def deleteService(ctx: RequestContext, id: int | None, expireDate: str | None) -> str:  # noqa: A002,N803
+    def deleteService(ctx: RequestContext, id: int | None, expireDate: str | None) -> str:
         return _dsl(ctx).delete_service(id, expireDate)
 
     @rpc(Integer32, _port_type=PORT)
-    def suspendService(ctx: RequestContext, id: int | None) -> None:  # noqa: A002
+    def suspendService(ctx: RequestContext, id: int | None) -> None:
         _dsl(ctx).suspend_service(id, suspend=True)
 
     @rpc(Integer32, _port_type=PORT)
-    def resumeService(ctx: RequestContext, id: int | None) -> None:  # noqa: A002
+    def resumeService(ctx: RequestContext, id: int | None) -> None:
         _dsl(ctx).suspend_service(id, suspend=False)

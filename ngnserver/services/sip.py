@@ -278,11 +278,11 @@ class SipService(ServiceBase):
         _sip(ctx).update_account(account_fields(account or {}))
 
     @rpc(SipId, _port_type=PORT)
-    def deleteAccount(ctx: RequestContext, sipId: dict[str, Any] | None) -> None:  # noqa: N803 (wire name)
+    def deleteAccount(ctx: RequestContext, sipId: dict[str, Any] | None) -> None:
         _sip(ctx).delete_account(sipId)
 
     @rpc(SipId, _returns=SipAccount, _port_type=PORT)
-    def getAccount(ctx: RequestContext, sipId: dict[str, Any] | None) -> dict[str, Any]:  # noqa: N803
+    def getAccount(ctx: RequestContext, sipId: dict[str, Any] | None) -> dict[str, Any]:
         sip = _sip(ctx)
         account = sip.account(sipId)
         return account_to_wire(account, sip.password_of(account))
@@ -302,11 +302,11 @@ class SipService(ServiceBase):
         _sip(ctx).update_alias(alias or {})
 
     @rpc(SipId, _port_type=PORT)
-    def deleteAlias(ctx: RequestContext, id: dict[str, Any] | None) -> None:  # noqa: A002
+    def deleteAlias(ctx: RequestContext, id: dict[str, Any] | None) -> None:
         _sip(ctx).delete_alias(id)
 
     @rpc(SipId, _returns=SipAlias, _port_type=PORT)
-    def getAlias(ctx: RequestContext, id: dict[str, Any] | None) -> dict[str, Any]:  # noqa: A002
+    def getAlias(ctx: RequestContext, id: dict[str, Any] | None) -> dict[str, Any]:
         return alias_to_wire(_sip(ctx).alias(id))
 
     @rpc(AliasQuery, _returns=AliasQueryResult, _port_type=PORT)
@@ -315,13 +315,13 @@ class SipService(ServiceBase):
         return {"total": total, "aliases": [alias_to_wire(a) for a in aliases]}
 
     @rpc(SipId, Unicode, _port_type=PORT)
-    def addToGroup(ctx: RequestContext, sipId: dict[str, Any] | None, group: str | None) -> None:  # noqa: N803
+    def addToGroup(ctx: RequestContext, sipId: dict[str, Any] | None, group: str | None) -> None:
         _sip(ctx).add_to_group(sipId, group)
 
     @rpc(SipId, Unicode, _port_type=PORT)
-    def removeFromGroup(ctx: RequestContext, sipId: dict[str, Any] | None, group: str | None) -> None:  # noqa: N803
+    def removeFromGroup(ctx: RequestContext, sipId: dict[str, Any] | None, group: str | None) -> None:
         _sip(ctx).remove_from_group(sipId, group)
 
     @rpc(SipId, _returns=StringArray, _port_type=PORT)
-    def getGroups(ctx: RequestContext, sipId: dict[str, Any] | None) -> list[str]:  # noqa: N803
+    def getGroups(ctx: RequestContext, sipId: dict[str, Any] | None) -> list[str]:
         return _sip(ctx).groups_of(sipId)

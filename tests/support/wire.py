@@ -98,7 +98,7 @@ def replay(url: str, name: str, body: bytes | None = None) -> HttpResponse:
     to the body actually sent)."""
     request_line, headers, captured_body = capture(name)
     body = captured_body if body is None else body
-    method, path, version = request_line.split()
+    method, _path, version = request_line.split()
     parts = urlsplit(url)
     headers = {**headers, "Host": parts.netloc, "Content-Length": str(len(body))}
     head = f"{method} {parts.path} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -150,7 +150,7 @@ def envelope(port: str, operation: str, params: dict[str, Any], auth: dict[str, 
         f'xmlns:xsi="{XSI}" xmlns:SOAP-ENC="{ENC}" xmlns:ns4="{TYPES}" xmlns:ns5="{PORT_NS[port]}" '
         f'SOAP-ENV:encodingStyle="{ENC}">\n{header}<SOAP-ENV:Body>\n'
         f"<ns5:{operation}>{parts}</ns5:{operation}>\n</SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 # -- strict decoding -------------------------------------------------------------------------
