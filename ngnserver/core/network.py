@@ -81,3 +81,14 @@ def statistics(session: Session, caller: Caller) -> tuple[dict[str, int], dict[i
     if caller.role is not Role.ADMIN:
         per_reseller = {}
     return totals, per_reseller
+
+
+def accounts_per_domain(session: Session, caller: Caller) -> dict[str, int]:
+    """SIP accounts per domain, in the caller's scope."""
+    rows = session.execute(
+        select(SipAccount.domain, func.count())
+        .where(*records.visible(caller, SipAccount))
+        .group_by(SipAccount.domain)
+        .order_by(SipAccount.domain)
+    ).all()
+    return {domain: n for domain, n in rows}

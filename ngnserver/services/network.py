@@ -1,69 +1,60 @@
-"""NetworkPort (``urn:AGProjects:NGNPro:Network``): server status and record statistics."""
+"""NetworkPort (``urn:AGProjects:NGNPro:Network``): server status and record statistics.
+
+CDRTool's network page reads both answers with ``json_decode``: each is a JSON document in
+an ``xsd:string``, in the shapes CDRTool walks. getStatus: ``{node: {ip, version, roles,
+...attributes}}``. getStatistics: ``{ip: {role: {section: {key: number}}}, "summary":
+{"sip_proxy": {"total_accounts": {domain: n}}}}``, where our sections are the record counts
+per kind (``records``), SIP accounts per domain, and, for admin, the counts per reseller
+(``reseller <id>``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import socket
 
-from spyne import Array, Integer32, ServiceBase, Unicode, rpc
+from spyne import ServiceBase, Unicode, rpc
 
 from ngnserver.core import network
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import NGNType
 
 NAMESPACE = "urn:AGProjects:NGNPro:Network"
 PORT = "NetworkPort"
-
-_COUNTS = ["customers", "resellers", *network.KINDS]
-
-
-class NetworkStatus(NGNType):
-    __type_name__ = "NetworkStatus"
-    _type_info = [
-        ("status", Unicode),
-        ("version", Unicode),
-        ("uptime", Integer32),
-        ("database", Unicode),
-        ("databaseBackend", Unicode),
-    ]
+ROLE = "provisioning_server"
 
 
-class RecordCounts(NGNType):
-    __type_name__ = "RecordCounts"
-    _type_info = [("reseller", Integer32), *[(name, Integer32) for name in _COUNTS]]
+def _node() -> tuple[str, str]:
+    name = socket.gethostname()
+    try:
+        return name, socket.gethostbyname(name)
+    except OSError:
+        return name, "127.0.0.1"
 
 
-class NetworkStatistics(NGNType):
-    __type_name__ = "NetworkStatistics"
-    _type_info = [
-        ("total", RecordCounts),
-        ("resellers", Array(RecordCounts, type_name="RecordCountsArray")),
-    ]
+NODE, NODE_IP = _node()
 
 
 class NetworkService(ServiceBase):
-    """Health and statistics."""
+    """Health and statistics, as JSON documents for CDRTool."""
 
     __service_name__ = "NGNPro"
     __port_types__ = (PORT,)
 
-    @rpc(_returns=NetworkStatus, _port_type=PORT)
-    def getStatus(ctx: RequestContext) -> dict[str, Any]:
+    @rpc(_returns=Unicode, _port_type=PORT)
+    def getStatus(ctx: RequestContext) -> str:
         status = network.status(ctx.session)
-        return {
-            "status": "ok",
-            "version": status.version,
-            "uptime": status.uptime,
-            "database": status.database,
-            "databaseBackend": status.backend,
-        }
+        return json.dumps({
+            NODE: {
+                "ip": NODE_IP, "version": status.version, "roles": [ROLE], "uptime": status.uptime,
+                "database": status.database, "database_backend": status.backend,
+            }
+        })  # fmt: skip
 
-    @rpc(_returns=NetworkStatistics, _port_type=PORT)
-    def getStatistics(ctx: RequestContext) -> dict[str, Any]:
+    @rpc(_returns=Unicode, _port_type=PORT)
+    def getStatistics(ctx: RequestContext) -> str:
         totals, per_reseller = network.statistics(ctx.session, ctx.caller)
-        return {
-            "total": {name: totals.get(name, 0) for name in _COUNTS},
-            "resellers": [
-                {"reseller": reseller, **{name: counts.get(name, 0) for name in _COUNTS if name != "resellers"}}
-                for reseller, counts in sorted(per_reseller.items())
-            ],
-        }
+        accounts = network.accounts_per_domain(ctx.session, ctx.caller)
+        sections: dict[str, dict[str, int]] = {"records": totals, "sip_accounts": accounts}
+        for reseller, counts in sorted(per_reseller.items()):
+            sections[f"reseller {reseller}"] = counts
+        return json.dumps({NODE_IP: {ROLE: sections}, "summary": {"sip_proxy": {"total_accounts": accounts}}})
