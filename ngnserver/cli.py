@@ -65,6 +65,18 @@ def db_upgrade() -> None:
     click.echo("database is at the newest revision")
 
 
+@db.command("recount")
+def db_recount() -> None:
+    """Rebuild the counters behind customer totals (after loading customers with SQL)."""
+    from ngnserver.core.customers import recount_reseller_sizes
+    from ngnserver.db import Database
+
+    database = Database(_settings().effective_database_url)
+    with database.transaction(write=True) as session:
+        n = recount_reseller_sizes(session)
+    click.echo(f"counted the customers of {n} resellers")
+
+
 @db.command("sql")
 @click.option("--dialect", default="postgresql", show_default=True)
 def db_sql(dialect: str) -> None:

@@ -177,7 +177,7 @@ def prepare_state(settings: Settings) -> Settings:
     try:
         PasswordSealer(changes.get("secret_key", settings.secret_key))
     except ValueError as exc:
-        raise ConfigError("the secret key must be a Fernet key (32 url-safe base64-encoded bytes)") from exc
+        raise ConfigError("the secret key must be 32 random bytes, URL-safe base64 encoded (ngnserver makes one on first start)") from exc
     if not settings.admins:
         path = settings.state_dir / ADMIN_FILE
         created = not path.exists()

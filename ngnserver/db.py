@@ -3,11 +3,13 @@ health check and schema migrations (Alembic)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -33,7 +35,9 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
             # A writer takes the write lock at BEGIN: two processes that read and then write
             # would otherwise deadlock on the lock upgrade and fail at once.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+            # straight to the driver: this runs on every request, and the statement
+            # machinery would cost more than the BEGIN itself
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -85,3 +89,20 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+def raw_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    """Run a fixed SELECT straight on the driver's cursor, inside the connection's
+    transaction: no statement compilation, no result processing. For the few reads on every
+    request's path only. ``sql`` uses ``?`` placeholders; values come back as the driver
+    gives them (SQLite: timestamps as text, booleans as 0/1)."""
+    driver = connection.connection.driver_connection
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()

@@ -430,5 +430,17 @@ CREATE INDEX ix_dsl_notes_service_id ON dsl_notes (service_id);
 
 UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
 
+-- Running upgrade 0004 -> 0005
+
+CREATE TABLE reseller_sizes (
+    reseller INTEGER NOT NULL, 
+    customers INTEGER NOT NULL, 
+    CONSTRAINT pk_reseller_sizes PRIMARY KEY (reseller)
+);
+
+INSERT INTO reseller_sizes (reseller, customers) SELECT reseller, count(*) FROM customers GROUP BY reseller;
+
+UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
+
 COMMIT;
 

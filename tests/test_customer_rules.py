@@ -393,3 +393,24 @@ def test_reseller_with_customers_cannot_be_deleted(world):
     world.admin.call("Customer", "deleteAccount", id=world.d1)
     world.admin.call("Customer", "deleteAccount", id=world.r2)
     assert world.admin.call("Customer", "getResellers", query={})["total"] == 2
+
+
+def test_totals_from_the_reseller_counters_match_counting_rows(world, tmp_path):
+    """Unfiltered listings answer ``total`` from counters kept in step with every add,
+    delete and move; they must always equal a real count."""
+    admin = world.admin
+    for n in range(3):
+        add(admin, username=f"x{n}", reseller=world.r2)
+    admin.call("Customer", "updateAccount", account=("CustomerAccount", {"id": world.c2, "reseller": world.r2}))
+    admin.call("Customer", "deleteAccount", id=world.e1)
+    admin.call("Customer", "deleteAccount", id=world.r3)
+    page = {"range": {"start": 1, "count": 1}}  # a later page, so the total is not the page length
+    with world.server.database.engine.connect() as conn:
+        real = dict(conn.execute(text("SELECT reseller, count(*) FROM customers GROUP BY reseller")).all())
+    assert admin.call("Customer", "getCustomers", query=page)["total"] == sum(real.values()) == 9
+    assert admin.call("Customer", "getResellers", query=page)["total"] == len(real) == 2
+    for reseller in (world.r1, world.r2):
+        by_filter = admin.call("Customer", "getCustomers", query={**page, "filter": {"reseller": reseller}})
+        assert by_filter["total"] == real[reseller]
+    assert world.login("r2").call("Customer", "getCustomers", query=page)["total"] == real[world.r2]
+    assert world.login("r1").call("Customer", "getCustomers", query={**page, "filter": {"reseller": world.r2}})["total"] == 0

@@ -16,6 +16,7 @@ allowed: "Invalid operation - Import Mode is enabled".
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import logging
 import re
@@ -269,7 +270,7 @@ class Dsl:
             if not service.vendor_order_id or service.state in TERMINAL:
                 raise NGNError(E.DSL_INVALID_STATE, f"DSL service {service.id} has no live order to change.")
             jobs.enqueue(self.session, "dsl.replace", RECORD_KIND, service.id,
-                         {"password": self.sealer.seal(password).decode()})  # fmt: skip
+                         {"password": base64.b64encode(self.sealer.seal(password)).decode()})  # fmt: skip
         service.change_date = utcnow()
         audit.record(self.session, self.caller, "update", RECORD_KIND, service.id, records.given(fields))
 

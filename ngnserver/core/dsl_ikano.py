@@ -14,6 +14,7 @@ case stops with a message asking the operator to check Ikano and import the orde
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -186,7 +187,7 @@ class IkanoDsl(ServiceAdapter):
     # -- changes ---------------------------------------------------------------------------
 
     def replace(self, run: JobRun) -> None:
-        password = self.sealer.open(run.data["password"].encode())
+        password = self.sealer.open(base64.b64decode(run.data["password"]))
         with run.transaction() as session:
             service = self._service(session, run)
             line = self._line_number(service)

@@ -3,7 +3,7 @@ page, with ``total`` counting every match regardless of the page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,9 +57,13 @@ def fetch_page(
     tiebreak: Any,
     page: Page,
     max_rows: int,
+    core: bool = False,
+    total: Callable[[], int | None] | None = None,
 ) -> tuple[int, list[Any]]:
     """(total matches, rows of the requested page). ``count`` is capped at ``max_rows``;
-    ``tiebreak`` (a unique column) keeps pages stable when the order has ties."""
+    ``tiebreak`` (a unique column) keeps pages stable when the order has ties. ``core``
+    runs a plain-table select on the connection, without the ORM's overhead. ``total``, when
+    given, may answer the count from a counter (None: count the rows)."""
     attribute, direction = page.order or default_order
     column = order_columns.get(attribute)
     if column is None:
@@ -67,9 +71,11 @@ def fetch_page(
         raise NGNError(E.INVALID_QUERY, f"Cannot order by {attribute!r}; use one of: {known}.")
     ordering = [column.desc(), tiebreak.desc()] if direction == "DESC" else [column.asc(), tiebreak.asc()]
     limit = min(page.count or max_rows, max_rows)
-    rows = session.execute(stmt.where(*where).order_by(*ordering).offset(page.start).limit(limit)).all()
+    run = session.connection().execute if core else session.execute
+    rows = run(stmt.where(*where).order_by(*ordering).offset(page.start).limit(limit)).all()
     if page.start == 0 and len(rows) < limit:
-        total = len(rows)
-    else:
-        total = session.execute(select(func.count()).select_from(tiebreak.table).where(*where)).scalar_one()
-    return total, rows
+        return len(rows), rows
+    counted = total() if total is not None else None
+    if counted is None:
+        counted = run(select(func.count()).select_from(tiebreak.table).where(*where)).scalar_one()
+    return counted, rows

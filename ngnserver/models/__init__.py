@@ -2,6 +2,6 @@
 
 from ngnserver.models import audit, credit, dns, dsl, enum, job, sip  # noqa: F401  (register the tables)
 from ngnserver.models.base import Base
-from ngnserver.models.customer import Customer, CustomerProperty
+from ngnserver.models.customer import Customer, CustomerProperty, ResellerSize
 
-__all__ = ["Base", "Customer", "CustomerProperty"]
+__all__ = ["Base", "Customer", "CustomerProperty", "ResellerSize"]

@@ -37,7 +37,7 @@ class Customer(Base):
     balance: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     credit: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     username: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
-    # Fernet token of the password: the key lives outside the database (see README).
+    # The password sealed with AES-256-GCM; the key lives outside the database (see README).
     password_sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, default=b"")
     first_name: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     last_name: Mapped[str] = mapped_column(String(128), nullable=False, default="")
@@ -97,3 +97,14 @@ class CustomerProperty(Base):
     permission: Mapped[str] = mapped_column(String(16), nullable=False, default="customer")
 
     customer: Mapped[Customer] = relationship(back_populates="properties")
+
+
+class ResellerSize(Base):
+    """How many customers each reseller has (itself included), kept in step with
+    ``customers`` in the same transactions, so that listing customers does not count a
+    hundred thousand rows for its ``total``."""
+
+    __tablename__ = "reseller_sizes"
+
+    reseller: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    customers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -10,7 +10,7 @@ from typing import Any
 
 from spyne import Array, Boolean, Double, Integer32, ServiceBase, Unicode, rpc
 
-from ngnserver.core.customers import Customers, properties_from
+from ngnserver.core.customers import Customers, CustomerView, properties_from
 from ngnserver.core.queries import Page
 from ngnserver.models import Customer
 from ngnserver.services.context import RequestContext
@@ -102,8 +102,15 @@ def account_fields(account: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def account_to_wire(customer: Customer, password: str) -> dict[str, Any]:
-    wire = {name: getattr(customer, attr) for name, attr in _STRINGS.items()}
+_STRING_PAIRS = tuple(_STRINGS.items())
+
+
+def account_to_wire(customer: Customer | CustomerView, password: str) -> dict[str, Any]:
+    if isinstance(customer, CustomerView):
+        row = customer.mapping
+        wire = {name: row[attr] for name, attr in _STRING_PAIRS}
+    else:
+        wire = {name: getattr(customer, attr) for name, attr in _STRING_PAIRS}
     wire.update(
         id=customer.id,
         reseller=customer.reseller,
@@ -176,7 +183,7 @@ class CustomerService(ServiceBase):
     @rpc(Integer32, _returns=CustomerAccount, _port_type="CustomerPort")
     def getAccount(ctx: RequestContext, id: int | None) -> dict[str, Any]:
         customers = _customers(ctx)
-        customer = customers.get(id)
+        customer = customers.view(id)
         return account_to_wire(customer, customers.password_of(customer))
 
     @rpc(CustomerQuery, _returns=CustomerQueryResult, _port_type="CustomerPort")
@@ -194,4 +201,4 @@ class CustomerService(ServiceBase):
 
     @rpc(Integer32, _returns=CustomerPropertyArray, _port_type="CustomerPort")
     def getProperties(ctx: RequestContext, customer: int | None) -> list[dict[str, str]]:
-        return [property_to_wire(p) for p in _customers(ctx).get(customer).properties]
+        return [property_to_wire(p) for p in _customers(ctx).view(customer).properties]

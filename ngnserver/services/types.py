@@ -42,6 +42,11 @@ class Range(NGNType):
 StringArray = Array(Unicode, type_name="StringArray")
 
 
-def wire_date(value: datetime | None) -> str | None:
-    """NGNPro's date format: ``YYYY-MM-DD HH:MM:SS`` in UTC."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else None
+def wire_date(value: datetime | str | None) -> str | None:
+    """NGNPro's date format: ``YYYY-MM-DD HH:MM:SS`` in UTC (rows read straight from SQLite
+    carry the stored text, which starts with exactly that)."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        return value[:19]
+    return value.strftime("%Y-%m-%d %H:%M:%S")
