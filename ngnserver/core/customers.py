@@ -11,7 +11,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ngnserver.core import (
     audit,
@@ -61,7 +60,7 @@ class CustomerView:
 
 
 class PropertyView:
-    __slots__ = ("name", "value", "category", "permission")
+    __slots__ = ("category", "name", "permission", "value")
 
     def __init__(self, row: Mapping[str, Any]) -> None:
         self.name, self.value = row["name"], row["value"]
