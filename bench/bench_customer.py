@@ -53,6 +53,7 @@ USERNAME_PLACEHOLDER = "@@USERNAME@@"
 
 TARGET_SHARE_OF_CEILING = 0.35  # getAccount req/s >= 35% of the bare ceiling
 TARGET_LIST_RATIO = 2.0  # getCustomers time per request <= 2 x getAccount's
+TARGET_SIP_ADD_SHARE = 0.15  # SIP addAccount req/s >= 15% of the bare ceiling
 
 
 class BenchError(SystemExit):
@@ -75,6 +76,8 @@ CITIES = [("Amsterdam", "NL", "Europe/Amsterdam", "nl"), ("Berlin", "DE", "Europ
 class Dataset:
     customers: int
     resellers: int
+    sip_accounts: int = 100_000
+    sip_domain: str = "bench.example.com"
 
     def reseller_of(self, customer_id: int) -> int:
         return customer_id if customer_id <= self.resellers else 1 + customer_id % self.resellers
@@ -88,6 +91,37 @@ class Dataset:
     @property
     def reseller_id(self) -> int:
         return min(7, self.resellers)
+
+
+def seed_sip(conn: Any, data: Dataset, sealer: Any, now: datetime) -> int:
+    """One SIP domain of the reseller with ``data.sip_accounts`` accounts, and a sip_credit
+    for the reseller large enough for SIP addAccount under load. Returns properties added."""
+    from sqlalchemy import update
+
+    from ngnserver.models import CustomerProperty
+    from ngnserver.models.sip import SipAccount, SipDomain
+
+    if not data.sip_accounts:
+        return 0
+    reseller = data.reseller_id
+    conn.execute(SipDomain.__table__.insert(), [{"domain": data.sip_domain, "customer": reseller,
+                                                  "reseller": reseller, "create_date": now, "change_date": now}])  # fmt: skip
+    props = CustomerProperty.__table__
+    conn.execute(update(props).where(props.c.customer_id == reseller, props.c.name == "sip_credit")
+                 .values(value=str(10**9)))  # fmt: skip
+    sealed = sealer.seal("sip-secret")
+    accounts = SipAccount.__table__
+    for first in range(0, data.sip_accounts, 5000):
+        conn.execute(accounts.insert(), [
+            {"username": f"{n:07d}", "domain": data.sip_domain, "password_sealed": sealed,
+             "first_name": FIRST[n % len(FIRST)], "last_name": LAST[n % len(LAST)], "customer": reseller,
+             "reseller": reseller, "owner": 0, "create_date": now, "change_date": now - timedelta(seconds=n)}
+            for n in range(first, min(first + 5000, data.sip_accounts))
+        ])  # fmt: skip
+    if conn.dialect.name == "postgresql":
+        for table in ("sip_accounts", "sip_domains"):
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+    return 0
 
 
 def seed(database_url: str, state_dir: Path, data: Dataset) -> tuple[float, int]:
@@ -147,6 +181,7 @@ def seed(database_url: str, state_dir: Path, data: Dataset) -> tuple[float, int]
             if props:
                 conn.execute(properties_table.insert(), props)
                 n_properties += len(props)
+        n_properties += seed_sip(conn, data, sealer, now)
         if engine.dialect.name == "postgresql":
             # explicit ids leave the id sequence at 1: move it past them for addAccount
             conn.execute(text("SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))"))
@@ -169,6 +204,7 @@ class Scenario:
     body: bytes
     operation: str | None = None  # for checking a sample response
     unique_username: bool = False
+    port: str = "Customer"
 
 
 def scenarios(data: Dataset) -> list[Scenario]:
@@ -203,6 +239,27 @@ def scenarios(data: Dataset) -> list[Scenario]:
         Scenario("addAccount", "ngnserver",
                  envelope("Customer", "addAccount", {"account": ("CustomerAccount", account)}, AUTH),
                  "addAccount", unique_username=True),
+        *sip_scenarios(data),
+    ]  # fmt: skip
+
+
+def sip_scenarios(data: Dataset) -> list[Scenario]:
+    """SIP addAccount as the reseller (admin impersonating it: the credit checks run) and a
+    page of 20 of a domain with ``data.sip_accounts`` accounts."""
+    if not data.sip_accounts:
+        return []
+    as_reseller = {**AUTH, "impersonate": data.reseller_id}
+    account = {"id": {"username": USERNAME_PLACEHOLDER, "domain": data.sip_domain}, "password": "pw-sip",
+               "firstName": "Bob", "lastName": "Jones", "email": "bob@example.com", "groups": ["voicemail"],
+               "callLimit": 2, "properties": [{"name": "language", "value": "en"}]}  # fmt: skip
+    query = {"filter": {"domain": data.sip_domain, "username": "", "owner": 0, "customer": 0, "reseller": 0},
+             "orderBy": {"attribute": "changeDate", "direction": "DESC"}, "range": {"start": 0, "count": 20}}  # fmt: skip
+    return [
+        Scenario(f"SIP getAccounts ({data.sip_accounts:,} in domain)", "ngnserver",
+                 envelope("Sip", "getAccounts", {"query": ("SipQuery", query)}, AUTH), "getAccounts", port="Sip"),
+        Scenario("SIP addAccount (credit checks)", "ngnserver",
+                 envelope("Sip", "addAccount", {"account": ("SipAccount", account)}, as_reseller), "addAccount",
+                 unique_username=True, port="Sip"),
     ]  # fmt: skip
 
 
@@ -214,7 +271,7 @@ def check_sample(url: str, scenario: Scenario, data: Dataset) -> tuple[int, Any]
         body = body.replace(USERNAME_PLACEHOLDER.encode(), f"sample-{secrets.token_hex(6)}".encode())
     http = post(url, body)
     try:
-        response = read_response(http, "Customer", scenario.operation) if scenario.operation else read_response(http)
+        response = read_response(http, scenario.port, scenario.operation) if scenario.operation else read_response(http)
     except SoapFault as fault:
         raise BenchError(f"{scenario.name}: sample request answered with a Fault: {fault}") from None
     except AssertionError as exc:
@@ -222,6 +279,9 @@ def check_sample(url: str, scenario: Scenario, data: Dataset) -> tuple[int, Any]
     value = response.value
     if scenario.operation == "getAccount" and value.get("id") != data.account_id:
         raise BenchError(f"getAccount returned customer {value.get('id')}, expected {data.account_id}")
+    if scenario.operation == "getAccounts" and (len(value.get("accounts") or []) != 20
+                                                or value.get("total") != data.sip_accounts):  # fmt: skip
+        raise BenchError(f"{scenario.name}: expected 20 of {data.sip_accounts} accounts, got {value.get('total')}")
     if scenario.operation == "getCustomers":
         accounts = value.get("accounts") or []
         if len(accounts) != 20 or value.get("total", 0) < 20:
@@ -548,6 +608,13 @@ def print_table(label: str, results: dict[str, list[Run]], sizes: dict[str, int]
             if name == "getCustomers":
                 line += f" (target <= {TARGET_LIST_RATIO:.1f}): {'MET' if ratio <= TARGET_LIST_RATIO else 'MISSED'}"
             verdicts.append(line)
+    sip_add = next((runs for name, runs in results.items() if name.startswith("SIP addAccount")), None)
+    if sip_add:
+        share = median_run(sip_add).rps / bare.rps
+        verdicts.append(
+            f"{label}: SIP addAccount at {100 * share:.1f}% of the bare ceiling "
+            f"(target >= {100 * TARGET_SIP_ADD_SHARE:.0f}%): {'MET' if share >= TARGET_SIP_ADD_SHARE else 'MISSED'}"
+        )
     busiest = max(r.other_pct + r.steal_pct for runs in results.values() for r in runs)
     steal = max(r.steal_pct for runs in results.values() for r in runs)
     print("(ms/req = 1000 / req/s; other = CPU used by processes not started by this benchmark, plus hypervisor"
@@ -585,6 +652,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers, for both servers [2]")
     p.add_argument("--customers", type=int, default=100_000, help="customers seeded [100000]")
     p.add_argument("--resellers", type=int, default=100, help="of which resellers [100]")
+    p.add_argument("--sip-accounts", type=int, default=100_000,
+                   help="SIP accounts seeded in one domain of the reseller (0: no SIP scenarios) [100000]")
     p.add_argument("--backends", default="sqlite", help="comma-separated: sqlite, postgresql [sqlite]")
     p.add_argument("--postgres", action="store_true", help="same as --backends sqlite,postgresql")
     p.add_argument("--log-level", default="info",
@@ -629,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
 
     workdir = Path(tempfile.mkdtemp(prefix="ngnserver-bench-"))
-    data = Dataset(args.customers, args.resellers)
+    data = Dataset(args.customers, args.resellers, args.sip_accounts)
     all_scenarios = scenarios(data)
     if args.only:
         wanted = {s.strip() for s in args.only.split(",")}
