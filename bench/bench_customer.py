@@ -96,7 +96,7 @@ class Dataset:
 def seed_sip(conn: Any, data: Dataset, sealer: Any, now: datetime) -> int:
     """One SIP domain of the reseller with ``data.sip_accounts`` accounts, and a sip_credit
     for the reseller large enough for SIP addAccount under load. Returns properties added."""
-    from sqlalchemy import update
+    from sqlalchemy import text, update
 
     from ngnserver.models import CustomerProperty
     from ngnserver.models.sip import SipAccount, SipDomain
