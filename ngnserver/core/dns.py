@@ -541,7 +541,7 @@ class Dns:
     def zones(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[DnsZone]]:
         where = [
             *records.visible(self.caller, DnsZone),
-            *like_filters({"name": DnsZone.name, "info": DnsZone.info}, filters),
+            *like_filters({"name": DnsZone.name, "info": DnsZone.info}, filters, lowercase=frozenset({"name"})),
             *equal_filters({"customer": DnsZone.customer, "reseller": DnsZone.reseller}, filters),
         ]
         total, rows = fetch_page(
@@ -667,6 +667,7 @@ class Dns:
                     "value": DnsRecord.value,
                 },
                 filters,
+                lowercase=frozenset({"zone"}),
             ),
             *equal_filters(
                 {

@@ -298,7 +298,8 @@ class Enum:
         """(total, [(range, numbers in it)]) for one page."""
         where = [
             *records.visible(self.caller, EnumRange),
-            *like_filters({"prefix": EnumRange.prefix, "tld": EnumRange.tld, "info": EnumRange.info}, filters),
+            *like_filters({"prefix": EnumRange.prefix, "tld": EnumRange.tld, "info": EnumRange.info}, filters,
+                          lowercase=frozenset({"tld"})),
             *equal_filters({"customer": EnumRange.customer, "reseller": EnumRange.reseller}, filters),
         ]
         total, rows = fetch_page(
@@ -427,7 +428,7 @@ class Enum:
     def numbers(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[EnumNumber]]:
         where = [
             *records.visible(self.caller, EnumNumber),
-            *like_filters({"number": EnumNumber.number, "tld": EnumNumber.tld}, filters),
+            *like_filters({"number": EnumNumber.number, "tld": EnumNumber.tld}, filters, lowercase=frozenset({"tld"})),
             *equal_filters(
                 {"owner": EnumNumber.owner, "customer": EnumNumber.customer, "reseller": EnumNumber.reseller}, filters
             ),

@@ -164,7 +164,7 @@ class Sip:
     def domains(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[SipDomain]]:
         where = [
             *records.visible(self.caller, SipDomain),
-            *like_filters({"domain": SipDomain.domain}, filters),
+            *like_filters({"domain": SipDomain.domain}, filters, lowercase=frozenset({"domain"})),
             *equal_filters({"customer": SipDomain.customer, "reseller": SipDomain.reseller}, filters),
         ]
         total, rows = fetch_page(
@@ -303,6 +303,7 @@ class Sip:
                     "email": SipAccount.email,
                 },
                 filters,
+                lowercase=frozenset({"domain"}),
             ),
             *equal_filters(
                 {"owner": SipAccount.owner, "customer": SipAccount.customer, "reseller": SipAccount.reseller},
@@ -490,6 +491,7 @@ class Sip:
                     "targetDomain": SipAlias.target_domain,
                 },
                 filters,
+                lowercase=frozenset({"aliasDomain"}),
             ),
             *equal_filters(
                 {"owner": SipAlias.owner, "customer": SipAlias.customer, "reseller": SipAlias.reseller}, filters
