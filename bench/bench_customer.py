@@ -255,7 +255,7 @@ def sip_scenarios(data: Dataset) -> list[Scenario]:
     query = {"filter": {"domain": data.sip_domain, "username": "", "owner": 0, "customer": 0, "reseller": 0},
              "orderBy": {"attribute": "changeDate", "direction": "DESC"}, "range": {"start": 0, "count": 20}}  # fmt: skip
     return [
-        Scenario(f"SIP getAccounts ({data.sip_accounts:,} in domain)", "ngnserver",
+        Scenario("SIP getAccounts", "ngnserver",
                  envelope("Sip", "getAccounts", {"query": ("SipQuery", query)}, AUTH), "getAccounts", port="Sip"),
         Scenario("SIP addAccount (credit checks)", "ngnserver",
                  envelope("Sip", "addAccount", {"account": ("SipAccount", account)}, as_reseller), "addAccount",
