@@ -15,6 +15,7 @@ from typing import Any
 
 from lxml import etree
 
+from ngnserver import safexml
 from ngnserver.core.errors import E, NGNError, Side
 from ngnserver.soap import SOAP_ENC_NS, SOAP_ENV_NS, TYPES_NS, XSD_NS, XSI_NS
 from ngnserver.soap.codec import decoder, escape, local_name, writer
@@ -26,18 +27,7 @@ ENVELOPE = f"{{{SOAP_ENV_NS}}}Envelope"
 HEADER = f"{{{SOAP_ENV_NS}}}Header"
 BODY = f"{{{SOAP_ENV_NS}}}Body"
 
-# Entities are never resolved, nothing is fetched, no DTD is loaded, and lxml's own limits
-# (depth 256, 10 MB text nodes) stay on because huge_tree is off.
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    collect_ids=False,
-)
+_PARSER = safexml.parser()
 
 # "<!DOCTYPE" as it looks in UTF-8 and in each UTF-16 and UTF-32 byte order
 _DOCTYPE_MARKERS = tuple(

@@ -33,6 +33,8 @@ from typing import Literal
 import requests
 from lxml import etree
 
+from ngnserver import safexml
+
 DEFAULT_URL = "https://orders.value.net/OsirisWebService/XmlApi.aspx"
 SCHEMA_ROOT = "https://orders.value.net/osiriswebservice/schema/v1"
 REQUEST_NAMESPACE = f"{SCHEMA_ROOT}/osirisrequest.xsd"
@@ -104,18 +106,8 @@ _SECRET_NAMES = frozenset({"keyid", "password", "newpassword"})
 
 _US_ZIP = re.compile(r"(\d{5})(?:-?\d{4})?")
 
-# Entities are never resolved, nothing is fetched and no DTD is loaded; lxml's own limits stay
-# on because huge_tree is off. A document that declares a DOCTYPE is refused after parsing.
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    collect_ids=False,
-)
+# A document that declares a DOCTYPE is refused after parsing.
+_PARSER = safexml.parser()
 
 
 class IkanoError(Exception):
