@@ -87,6 +87,21 @@ class Sip:
 
     # -- domains ---------------------------------------------------------------------------
 
+    def domain_row(self, name: str | None, lock: bool = False) -> Any:
+        """The domain's key columns (id, domain, customer, reseller) without loading the
+        ORM object: what adding an account or alias needs, on every call."""
+        domain_name = normalise_domain(name)
+        table = SipDomain.__table__
+        stmt = select(table.c.id, table.c.domain, table.c.customer, table.c.reseller).where(
+            table.c.domain == domain_name, *records.visible(self.caller, table.c)
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        found = self.session.connection().execute(stmt).first()
+        if found is None:
+            raise NGNError(E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
+        return found
+
     def domain(self, name: str | None, lock: bool = False) -> SipDomain:
         domain_name = normalise_domain(name)
         stmt = select(SipDomain).where(SipDomain.domain == domain_name, *records.visible(self.caller, SipDomain))
@@ -194,7 +209,7 @@ class Sip:
         caller = self.caller
         sip_id = fields.get("id") or {}
         username = (sip_id.get("username") or "").strip()
-        domain = self.domain(sip_id.get("domain"), lock=username == AUTOINCREMENT)
+        domain = self.domain_row(sip_id.get("domain"), lock=username == AUTOINCREMENT)
         records.require_active_reseller(self.session, caller)
         if username == AUTOINCREMENT:
             username = self._next_numeric_username(domain.domain)
@@ -378,7 +393,8 @@ class Sip:
         self, domain: SipDomain, before: set[str], after: set[str], prepaid_before: bool, prepaid_after: bool
     ) -> None:
         """PSTN access and prepaid switches need the reseller's rights (admin is free)."""
-        if self.caller.role is Role.ADMIN:
+        pstn_changes = FREE_PSTN in before ^ after
+        if self.caller.role is Role.ADMIN or not (pstn_changes or prepaid_before != prepaid_after):
             return
         rights = self._reseller_rights(domain.reseller)
         if FREE_PSTN in after - before and rights.get(Right.PSTN_ACCESS) != "1":
@@ -429,7 +445,7 @@ class Sip:
         caller = self.caller
         username, domain_name = _sip_id(fields.get("id"), "SIP alias")
         _check_username(username)
-        domain = self.domain(domain_name)
+        domain = self.domain_row(domain_name)
         records.require_active_reseller(self.session, caller)
         target_username, target_domain = _sip_id(fields.get("target"), "SIP alias target")
         if self.session.execute(
