@@ -3,6 +3,7 @@ health check and schema migrations (Alembic)."""
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +47,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self._writer_lock = _writer_lock_path(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -55,11 +57,27 @@ class Database:
     def transaction(self, write: bool = True) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back if it
         raises. ``write=False`` lets SQLite readers run beside a writer."""
-        with self.engine.connect() as conn:
+        with self._writers_in_turn(write), self.engine.connect() as conn:
             conn.info["write"] = write
             with conn.begin(), Session(bind=conn, expire_on_commit=False, autoflush=True) as session:
                 yield session
                 session.flush()
+
+    @contextmanager
+    def _writers_in_turn(self, write: bool) -> Iterator[None]:
+        """On SQLite, writers of every process take turns on an OS file lock before BEGIN
+        IMMEDIATE. SQLite's own busy handler sleeps 1 to 100 ms between tries, so under
+        several gunicorn workers a waiting writer slept through most of the time the lock
+        was free; a blocked flock wakes the moment the holder commits."""
+        if not (write and self._writer_lock):
+            yield
+            return
+        with open(self._writer_lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -79,6 +97,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _writer_lock_path(engine: Engine) -> str | None:
+    """``<database file>-writer.lock`` for a file-backed SQLite database, else None."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    return f"{database}-writer.lock"
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
