@@ -67,14 +67,17 @@ def db_upgrade() -> None:
 
 @db.command("recount")
 def db_recount() -> None:
-    """Rebuild the counters behind customer totals (after loading customers with SQL)."""
+    """Rebuild the counters behind customer totals and credit usage from the rows (after
+    loading customers or records with SQL)."""
+    from ngnserver.core import credits
     from ngnserver.core.customers import recount_reseller_sizes
     from ngnserver.db import Database
 
     database = Database(_settings().effective_database_url)
     with database.transaction(write=True) as session:
         n = recount_reseller_sizes(session)
-    click.echo(f"counted the customers of {n} resellers")
+        usage = credits.recount(session)
+    click.echo(f"counted the customers of {n} resellers and {usage} credit usage counters")
 
 
 @db.command("sql")

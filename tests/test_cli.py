@@ -38,3 +38,31 @@ def test_audit_lists_who_changed_what_newest_first_without_secrets(server, tmp_p
 
 def test_db_upgrade_is_idempotent(server, tmp_path):
     assert "newest revision" in run(server, tmp_path, "db", "upgrade")
+
+
+def test_db_recount_rebuilds_credit_usage_exactly_as_the_server_counted_it(server, tmp_path):
+    from sqlalchemy import text
+
+    from tests.test_customer_rules import add
+
+    admin = server.admin()
+    r = add(admin, username="r", resellerActive=True)["id"]
+    c1 = add(admin, username="c1", reseller=r)["id"]
+    c2 = add(admin, username="c2", reseller=r)["id"]
+    admin.call("Sip", "addDomain", domain=("SipDomain", {"domain": "x.example", "customer": c1}))
+    admin.call("Sip", "addDomain", domain=("SipDomain", {"domain": "r.example", "customer": r}))
+    for name, owner, domain in (("a", 0, "x.example"), ("b", c2, "x.example"), ("c", c1, "x.example"),
+                                ("d", 0, "r.example"), ("e", c2, "r.example")):  # fmt: skip
+        admin.call("Sip", "addAccount", account=("SipAccount", {"id": {"username": name, "domain": domain}, "owner": owner}))
+    admin.call("Sip", "addAlias", alias=("SipAlias", {"id": {"username": "al", "domain": "x.example"},
+                                                      "target": {"username": "a", "domain": "x.example"}, "owner": c2}))  # fmt: skip
+    admin.call("Sip", "deleteAccount", sipId=("SipId", {"username": "a", "domain": "x.example"}))
+
+    def usage() -> set[tuple]:
+        with server.database.engine.connect() as conn:
+            return set(conn.execute(text("SELECT scope, holder, credit, used FROM credit_usage WHERE used > 0")).all())
+
+    counted = usage()
+    assert ("reseller", r, "sip_credit", 4) in counted and ("customer", c2, "sip_credit", 2) in counted
+    assert "credit usage counters" in run(server, tmp_path, "db", "recount")
+    assert usage() == counted

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -148,3 +149,54 @@ def move(
         return
     release(session, credit, old, n)
     charge(session, credit, new, n, limited)
+
+
+def _counted_tables() -> list[tuple[Credit, Any, list[Any]]]:
+    """Each credit, the table whose rows it counts, and which rows count."""
+    from ngnserver.core.dsl import TERMINAL
+    from ngnserver.models.dns import DnsRecord, DnsZone
+    from ngnserver.models.dsl import DslService
+    from ngnserver.models.enum import EnumNumber, EnumRange
+    from ngnserver.models.sip import SipAccount, SipAlias
+
+    return [
+        (Credit.SIP_ACCOUNT, SipAccount.__table__, []),
+        (Credit.SIP_ALIAS, SipAlias.__table__, []),
+        (Credit.ENUM_RANGE, EnumRange.__table__, []),
+        (Credit.ENUM_NUMBER, EnumNumber.__table__, []),
+        (Credit.DNS_ZONE, DnsZone.__table__, []),
+        (Credit.EMAIL, DnsRecord.__table__, [DnsRecord.__table__.c.type == "MBOXFW"]),
+        (Credit.DSL, DslService.__table__, [DslService.__table__.c.state.not_in(TERMINAL)]),
+    ]
+
+
+def recount(session: Session) -> int:
+    """Rebuild every usage counter from the records (after records were loaded with SQL
+    behind the server's back); the same holders ``charge`` counts: the reseller, and each
+    customer a record names as customer or owner other than that reseller. Returns the number
+    of counters written."""
+    from sqlalchemy import func, union_all
+
+    session.connection().execute(_USAGE.delete())
+    written = 0
+    for credit, table, conditions in _counted_tables():
+        c = table.c
+        by_reseller = select(c.reseller, func.count()).where(c.reseller != 0, *conditions).group_by(c.reseller)
+        holders = [select(c.customer.label("holder")).where(c.customer != 0, c.customer != c.reseller, *conditions)]
+        if "owner" in c:
+            holders.append(
+                select(c.owner.label("holder")).where(
+                    c.owner != 0, c.owner != c.reseller, c.owner != c.customer, *conditions
+                )
+            )
+        named = union_all(*holders).subquery()
+        by_customer = select(named.c.holder, func.count()).group_by(named.c.holder)
+        rows = [
+            {"scope": scope, "holder": holder, "credit": credit.value, "used": n}
+            for scope, stmt in ((RESELLER, by_reseller), (CUSTOMER, by_customer))
+            for holder, n in session.connection().execute(stmt)
+        ]
+        if rows:
+            session.connection().execute(_USAGE.insert(), rows)
+            written += len(rows)
+    return written
