@@ -285,7 +285,7 @@ class Dsl:
         if service.state in TERMINAL:
             self._remove(service)
             return "removed"
-        if self._open_job(service.id):
+        if _has_open_job(self.session, service.id):
             raise NGNError(E.DSL_INVALID_STATE, f"DSL service {service.id} has vendor work in progress; try again later.")
         if service.order_type == "NEW" and status in ("NEW", "PENDING"):
             jobs.enqueue(self.session, "dsl.delete", RECORD_KIND, service.id, {"action": "cancel"})
@@ -307,9 +307,6 @@ class Dsl:
             credits.release(self.session, Credit.DSL, Holders.of(service.reseller, service.customer, service.owner))
         self.session.delete(service)
         audit.record(self.session, self.caller, "delete", RECORD_KIND, service.id)
-
-    def _open_job(self, service_id: int) -> bool:
-        return not _no_open_job(self.session, service_id)
 
     def suspend_service(self, service_id: int | None, suspend: bool) -> None:
         self._no_import_mode()
@@ -341,12 +338,13 @@ class Dsl:
         ).scalars())  # fmt: skip
 
 
-def _no_open_job(session: Session, service_id: int) -> bool:
+def _has_open_job(session: Session, service_id: int) -> bool:
+    """Whether vendor work for the service is queued or running."""
     return session.execute(
         select(Job.id).where(
             Job.record_kind == RECORD_KIND, Job.record_id == service_id, Job.state.in_((jobs.QUEUED, jobs.RUNNING))
         )
-    ).first() is None
+    ).first() is not None
 
 
 def _date(value: Any, name: str) -> date | None:
@@ -373,10 +371,6 @@ def mark_failed(session: Session, job: Job, message: str) -> None:
         service.state = FAILED
     service.failure = message
     service.change_date = utcnow()
-
-
-def sealed_password(service: DslService, sealer: PasswordSealer) -> str:
-    return sealer.open(service.password_sealed)
 
 
 ownership.count_records(DslService, "DSL service", "DSL services")
