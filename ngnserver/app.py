@@ -44,6 +44,7 @@ class NGNProApp:
         self.endpoint = SoapEndpoint(self.ports, AuthHeader, settings.max_request_bytes)
         self.path = settings.endpoint_path
         self._wsdl_cache: dict[str, bytes] = {}
+        self._driver = self.db.engine.dialect.loaded_dbapi
 
     # -- WSGI ------------------------------------------------------------------------------
 
@@ -101,6 +102,12 @@ class NGNProApp:
             raise NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.") from None
         except DBAPIError as exc:
             log.error("database refused %s.%s: %s", operation.port.name, operation.name, exc.orig)
+            raise NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.") from None
+        except self._driver.OperationalError as exc:  # statements run on the driver (db.Raw)
+            log.error("database error in %s.%s: %s", operation.port.name, operation.name, exc)
+            raise NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.") from None
+        except self._driver.Error as exc:
+            log.error("database refused %s.%s: %s", operation.port.name, operation.name, exc)
             raise NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.") from None
 
     def _wsdl(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

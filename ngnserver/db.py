@@ -4,6 +4,8 @@ health check and schema migrations (Alembic)."""
 from __future__ import annotations
 
 import fcntl
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +50,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._writer_lock = _writer_lock_path(self.engine)
+        self._lock_fd: int | None = None
+        self._lock_pid = 0
+        self._thread_turns = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,12 +77,23 @@ class Database:
         if not (write and self._writer_lock):
             yield
             return
-        with open(self._writer_lock, "a") as handle:
+        # threads of one process share the open lock file, so they take turns on a mutex first
+        with self._thread_turns:
+            handle = self._lock_handle()
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _lock_handle(self) -> int:
+        """The lock file, opened once per process: flock belongs to an open file, which a
+        forked worker would share with its parent, so a child opens its own."""
+        pid = os.getpid()
+        if self._lock_fd is None or self._lock_pid != pid:
+            self._lock_fd = os.open(str(self._writer_lock), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._lock_pid = pid
+        return self._lock_fd
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -97,6 +113,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._lock_fd is not None and self._lock_pid == os.getpid():
+            os.close(self._lock_fd)
+        self._lock_fd = None
 
 
 def _writer_lock_path(engine: Engine) -> str | None:
@@ -116,6 +135,48 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+class Raw:
+    """A fixed statement for the driver's cursor (see ``raw_rows``), written once with ``?``
+    placeholders, or per dialect where the SQL differs (``Raw(sqlite=..., postgresql=...)``),
+    and translated to the driver's placeholder style once, not on every call."""
+
+    __slots__ = ("_by_dialect",)
+
+    def __init__(self, sql: str | None = None, **by_dialect: str) -> None:
+        sqls = {name: by_dialect.get(name, sql) for name in ("sqlite", "postgresql")}
+        if any(v is None for v in sqls.values()):
+            raise ValueError("Raw needs the SQL for every dialect")
+        # psycopg2 takes %s placeholders and reads every % as one
+        self._by_dialect = {
+            "sqlite": sqls["sqlite"],
+            "postgresql": str(sqls["postgresql"]).replace("%", "%%").replace("?", "%s"),
+        }
+
+    def sql_for(self, connection: Connection) -> str:
+        return self._by_dialect[connection.dialect.name]
+
+
+def raw_execute(connection: Connection, statement: Raw, params: Sequence[Any]) -> int:
+    """Run a fixed INSERT/UPDATE/DELETE on the driver; the number of rows it changed."""
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(statement.sql_for(connection), tuple(params))
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def raw_first(connection: Connection, statement: Raw, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    """The first row of a fixed SELECT (or INSERT ... RETURNING) run on the driver; None
+    when there is none, or the statement returns no rows at all."""
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(statement.sql_for(connection), tuple(params))
+        return cursor.fetchone() if cursor.description is not None else None
+    finally:
+        cursor.close()
 
 
 def raw_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:

@@ -20,20 +20,35 @@ def _wire_name(attribute: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _check(instance: Any) -> None:
-    for column in inspect(type(instance)).columns:
-        length = getattr(column.type, "length", None)
-        if not isinstance(column.type, String) or not length:
-            continue
-        value = getattr(instance, column.key, None)
+_LIMITS: dict[type, list[tuple[str, int]]] = {}
+
+
+def _limits(model: type) -> list[tuple[str, int]]:
+    """(attribute, length) of each bounded text column of ``model``, worked out once."""
+    found = _LIMITS.get(model)
+    if found is None:
+        mapper = inspect(model)
+        found = _LIMITS[model] = [
+            (mapper.get_property_by_column(column).key, column.type.length)
+            for column in mapper.columns
+            if isinstance(column.type, String) and column.type.length
+        ]
+    return found
+
+
+def check(instance: Any) -> None:
+    """Refuse ``instance`` when a text attribute is longer than its column allows."""
+    values = instance.__dict__
+    for key, length in _limits(type(instance)):
+        value = values.get(key)
         if isinstance(value, str) and len(value) > length:
             raise NGNError(
                 E.INVALID_VALUE,
-                f"{_wire_name(column.key)} is {len(value)} characters long; at most {length} are allowed.",
+                f"{_wire_name(key)} is {len(value)} characters long; at most {length} are allowed.",
             )
 
 
 @event.listens_for(Session, "before_flush")
 def _refuse_overlong_text(session: Session, _context: Any, _instances: Any) -> None:
     for instance in (*session.new, *session.dirty):
-        _check(instance)
+        check(instance)

@@ -1,0 +1,96 @@
+"""New rows written straight on the driver, for the creations every busy caller makes.
+
+The ORM's unit of work (flush, identity map, dependency sort) costs several times the INSERT
+itself, and the creation paths write rows that nothing reads back in the same request. Here
+a mapped object is built as usual, then inserted with one fixed statement per table: the
+column defaults, the length check (``lengths``) and the type conversions (SQLAlchemy's own
+bind processors) are those the ORM would apply, so the stored row is the same. The object
+is not added to the session; it only carries the values back to the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Integer, inspect
+from sqlalchemy.orm import Session
+
+from ngnserver.core import lengths
+from ngnserver.core.errors import ErrorCode, NGNError
+from ngnserver.db import Raw, raw_first
+
+
+class _TableInsert:
+    """``INSERT INTO t (columns) VALUES (?...) [RETURNING id]`` for one mapped class."""
+
+    def __init__(self, model: type, dialect: Any) -> None:
+        mapper = inspect(model)
+        table = mapper.local_table
+        self.serial = next(
+            (c for c in table.primary_key.columns if isinstance(c.type, Integer) and c.autoincrement in (True, "auto")),
+            None,
+        )
+        if len(table.primary_key.columns) > 1:
+            self.serial = None
+        columns = [c for c in table.columns if c is not self.serial]
+        self.keys = [mapper.get_property_by_column(c).key for c in columns]
+        self.defaults = [c.default for c in columns]
+        self.processors = [c.type.bind_processor(dialect) for c in columns]
+        quote = dialect.identifier_preparer.quote
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})"
+        )
+        if self.serial is not None:
+            sql += f" RETURNING {quote(self.serial.name)}"
+        self.statement = Raw(sql)
+        self.serial_key = mapper.get_property_by_column(self.serial).key if self.serial is not None else None
+
+    def values(self, instance: Any) -> list[Any]:
+        state = instance.__dict__
+        values = []
+        for key, default, process in zip(self.keys, self.defaults, self.processors, strict=True):
+            value = state.get(key)
+            if value is None and default is not None:
+                value = default.arg(None) if default.is_callable else default.arg
+                setattr(instance, key, value)
+            values.append(process(value) if process is not None and value is not None else value)
+        return values
+
+
+_INSERTS: dict[tuple[type, str], _TableInsert] = {}
+
+
+def _insert_for(model: type, connection: Connection) -> _TableInsert:
+    key = (model, connection.dialect.name)
+    found = _INSERTS.get(key)
+    if found is None:
+        found = _INSERTS[key] = _TableInsert(model, connection.dialect)
+    return found
+
+
+def insert(session: Session, instance: Any, duplicate: tuple[ErrorCode, str] | None = None) -> None:
+    """Insert ``instance`` (a new mapped object, not in the session) as one row, and set its
+    defaults and generated id on it. Overlong text is refused as on a flush; a unique
+    constraint that fails (a concurrent request created the same key) raises ``duplicate``
+    (code, message) when given; the whole transaction is then rolled back."""
+    lengths.check(instance)
+    connection = session.connection()
+    table_insert = _insert_for(type(instance), connection)
+    params = table_insert.values(instance)
+    try:
+        row = raw_first(connection, table_insert.statement, params)
+    except connection.dialect.loaded_dbapi.IntegrityError as exc:
+        if duplicate is None or not _is_unique_violation(exc):
+            raise
+        raise NGNError(*duplicate) from None
+    if table_insert.serial_key is not None and row is not None:
+        setattr(instance, table_insert.serial_key, row[0])
+
+
+def _is_unique_violation(exc: Exception) -> bool:
+    """A driver's IntegrityError for a unique key (not a foreign key or a check)."""
+    return getattr(exc, "pgcode", None) == "23505" or getattr(exc, "sqlite_errorname", None) in (
+        "SQLITE_CONSTRAINT_UNIQUE",
+        "SQLITE_CONSTRAINT_PRIMARYKEY",
+    )
