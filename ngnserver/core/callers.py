@@ -12,11 +12,11 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.sealing import PasswordSealer
+from ngnserver.db import Raw, raw_first
 from ngnserver.models import Customer
 
 
@@ -40,6 +40,8 @@ class Caller:
     customer_id: int | None = None
     reseller_id: int | None = None
     admin_login: bool = False
+    # whether the caller's reseller was active when the call began (None: not read)
+    reseller_active: bool | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -59,18 +61,34 @@ class Caller:
 def role_of(account: Customer) -> Role:
     """A reseller, or a staff login of one (impersonate set to its reseller), has reseller
     rights; any other ``impersonate`` value is ignored."""
-    if account.id == account.reseller or (account.impersonate and account.impersonate == account.reseller):
+    return _role(account.id, account.reseller, account.impersonate)
+
+
+def _role(customer_id: int, reseller: int, impersonate: int | None) -> Role:
+    if customer_id == reseller or (impersonate and impersonate == reseller):
         return Role.RESELLER
     return Role.CUSTOMER
 
 
-def _acting_as(account: Customer, login: str, admin_login: bool) -> Caller:
+# The caller's account and its reseller's active flag in one read, on the driver (every
+# request authenticates, so this is on every request's path).
+_ACCOUNT_COLUMNS = (
+    "SELECT c.id, c.reseller, c.impersonate, c.password_sealed, r.reseller_active "
+    "FROM customers c LEFT JOIN customers r ON r.id = c.reseller "
+)
+_BY_ID = Raw(_ACCOUNT_COLUMNS + "WHERE c.id = ?")
+_BY_USERNAME = Raw(_ACCOUNT_COLUMNS + "WHERE c.username = ?")
+
+
+def _acting_as(row: tuple, login: str, admin_login: bool) -> Caller:
+    customer_id, reseller, impersonate, _sealed, reseller_active = row
     return Caller(
-        role=role_of(account),
+        role=_role(customer_id, reseller, impersonate),
         login=login,
-        customer_id=account.id,
-        reseller_id=account.reseller,
+        customer_id=customer_id,
+        reseller_id=reseller,
         admin_login=admin_login,
+        reseller_active=bool(reseller_active),
     )
 
 
@@ -97,12 +115,12 @@ def authenticate(
         impersonate = auth.get("impersonate") or 0
         if not impersonate:
             return Caller(role=Role.ADMIN, login=username, admin_login=True)
-        account = session.get(Customer, int(impersonate))
-        if account is None:
+        row = raw_first(session.connection(), _BY_ID, (int(impersonate),))
+        if row is None:
             raise NGNError(E.IMPERSONATE_UNKNOWN, f"Cannot impersonate customer {impersonate}: it does not exist.")
-        return _acting_as(account, username, admin_login=True)
+        return _acting_as(row, username, admin_login=True)
 
-    account = session.execute(select(Customer).where(Customer.username == username)).scalar_one_or_none()
-    if account is None or not sealer.matches(account.password_sealed, password):
+    row = raw_first(session.connection(), _BY_USERNAME, (username,))
+    if row is None or not sealer.matches(bytes(row[3]), password):
         raise NGNError(E.AUTH_FAILED, "Wrong customer username or password.")
-    return _acting_as(account, username, admin_login=False)
+    return _acting_as(row, username, admin_login=False)

@@ -54,7 +54,9 @@ def require_active_reseller(session: Session, caller: Caller) -> None:
     active; admin is not limited."""
     if caller.role is Role.ADMIN:
         return
-    active = session.connection().execute(_RESELLER_ACTIVE, {"b_id": caller.reseller_id}).scalar_one_or_none()
+    active = caller.reseller_active  # read with the caller's own row when it logged in
+    if active is None:
+        active = session.connection().execute(_RESELLER_ACTIVE, {"b_id": caller.reseller_id}).scalar_one_or_none()
     if not active:
         raise NGNError(
             E.RESELLER_INACTIVE,
