@@ -32,14 +32,14 @@ def running(request, tmp_path):
     deployment.stop_all()
 
 
-def race(client: Client, domain: str) -> tuple[int, list[int]]:
+def race(client: Client, domain: str, same_username: bool = False) -> tuple[int, list[int]]:
     """PARALLEL addAccount calls released at the same instant; (successes, fault codes)."""
     barrier = threading.Barrier(PARALLEL)
 
     def one(n: int) -> int:
         barrier.wait()
         try:
-            client.call("Sip", "addAccount", account=("SipAccount", {"id": {"username": f"u{n}", "domain": domain}}))
+            client.call("Sip", "addAccount", account=("SipAccount", {"id": {"username": "same" if same_username else f"u{n}", "domain": domain}}))
             return 0
         except SoapFault as fault:
             return fault.errorcode or -1
@@ -89,3 +89,24 @@ def test_customer_credit_is_never_exceeded_under_concurrency(running):
     assert successes == CREDIT
     assert faults == [6001] * (PARALLEL - CREDIT)
     assert stored_accounts(deployment, "small.example.com") == CREDIT
+
+
+def test_one_username_created_at_once_by_many_is_stored_and_counted_once(running):
+    deployment, server = running
+    admin = Client(server.url, "admin", "secret")
+    reseller = admin.call("Customer", "addAccount", account=("CustomerAccount", {"username": "twin", "password": "tpw", "resellerActive": True}))
+    admin.call("Customer", "setProperties", customer=reseller["id"], properties=[credit(1000)])
+    admin.call("Sip", "addDomain", domain=("SipDomain", {"domain": "twin.example.com", "customer": reseller["id"]}))
+
+    successes, faults = race(Client(server.url, "twin", "tpw", admin=False), "twin.example.com", same_username=True)
+
+    assert successes == 1
+    assert faults == [1011] * (PARALLEL - 1)
+    assert stored_accounts(deployment, "twin.example.com") == 1
+    engine = create_engine(deployment.engine_url)
+    try:
+        with engine.connect() as conn:
+            used = conn.execute(text("SELECT used FROM credit_usage WHERE holder = :r"), {"r": reseller["id"]}).scalar_one()
+    finally:
+        engine.dispose()
+    assert used == 1  # the losers' charges were rolled back with them

@@ -3,6 +3,8 @@ customer level, PSTN and prepaid rights, moves, deletion and the change history.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -247,6 +249,47 @@ def test_every_change_is_in_the_audit_log(world):
         ("admin", True, world.r1, "delete"),
     ]
     assert "topsecret" not in str(rows)
+
+
+@contextmanager
+def audit_refused(database: Any) -> Iterator[None]:
+    """The database refuses audit rows (a trigger), as a full disk or a broken table would:
+    the failure comes in the middle of a creation, after the record's own rows."""
+    if database.is_sqlite:
+        create = ["CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'no audit'); END"]
+        drop = ["DROP TRIGGER refuse_audit"]
+    else:
+        create = [
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no audit'; END $$",
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ]
+        drop = ["DROP TRIGGER refuse_audit ON audit_log", "DROP FUNCTION refuse_audit()"]
+    with database.engine.begin() as conn:
+        for statement in create:
+            conn.execute(text(statement))
+    try:
+        yield
+    finally:
+        with database.engine.begin() as conn:
+            for statement in drop:
+                conn.execute(text(statement))
+
+
+def test_a_database_failure_mid_creation_leaves_nothing_behind(world, caplog):
+    r1 = world.login("r1")
+    with audit_refused(world.server.database), pytest.raises(SoapFault) as info:
+        add_account(r1, "half", password="pw-half-secret", groups=["voicemail"])
+    assert info.value.errorcode == 9001 and info.value.faultcode == "SOAP-ENV:Server"
+    assert "Traceback" not in info.value.errorstring
+    assert "pw-half-secret" not in caplog.text
+    with world.server.database.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sip_accounts")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM sip_account_groups")).scalar_one() == 0
+        assert conn.execute(text("SELECT coalesce(sum(used), 0) FROM credit_usage")).scalar_one() == 0
+    # the charge was rolled back with the rest: the reseller's whole credit of 3 is there
+    for n in range(3):
+        add_account(r1, f"full{n}")
+    refused(6001, r1, "addAccount", account=("SipAccount", {"id": {"username": "full3", "domain": DOMAIN}}))
 
 
 def test_a_customer_with_records_cannot_move_to_another_reseller(world):

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ngnserver.core import rows
 from ngnserver.core.callers import Caller
 from ngnserver.models.audit import AuditEntry
 
@@ -35,13 +36,15 @@ def record(
     key: str | int,
     changes: Mapping[str, Any] | None = None,
 ) -> None:
-    """Add an audit row: ``action`` is "create", "update" or "delete"; secrets in
-    ``changes`` are replaced by "(changed)"."""
+    """Write an audit row: ``action`` is "create", "update" or "delete"; secrets in
+    ``changes`` are replaced by "(changed)". Written at once, on the driver (core/rows.py),
+    and committed or rolled back with the change it describes."""
     cleaned = {
         name: REDACTED if name in SECRET_FIELDS else _jsonable(value)
         for name, value in (changes or {}).items()
     }
-    session.add(
+    rows.insert(
+        session,
         AuditEntry(
             login=caller.login,
             admin_login=caller.admin_login,
@@ -50,5 +53,5 @@ def record(
             kind=kind,
             record_key=str(key),
             changes=cleaned,
-        )
+        ),
     )

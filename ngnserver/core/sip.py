@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, and_, cast, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ngnserver.core import audit, credits, ownership, records
+from ngnserver.core import audit, credits, ownership, records, rows
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import Credit, Right
 from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
 from ngnserver.core.sealing import PasswordSealer
+from ngnserver.db import Raw, raw_first
 from ngnserver.models import CustomerProperty
 from ngnserver.models.base import utcnow
 from ngnserver.models.sip import SipAccount, SipAlias, SipDomain, SipGroupMember
@@ -74,6 +75,26 @@ def _groups(names: list[str] | None) -> list[str] | None:
         if not _GROUP_RE.match(name):
             raise NGNError(E.INVALID_VALUE, f"{name!r} is not a valid group name.")
     return cleaned
+
+
+class _DomainRow(NamedTuple):
+    id: int
+    domain: str
+    customer: int
+    reseller: int
+
+
+_DOMAIN_AND_TAKEN_SQL = (
+    "SELECT d.id, d.domain, d.customer, d.reseller, "
+    "EXISTS (SELECT 1 FROM sip_accounts a WHERE a.domain = d.domain AND a.username = ?) "
+    "FROM sip_domains d WHERE d.domain = ?"
+)
+# per role, the domains the caller may see (records.visible: domains have no owner)
+_DOMAIN_AND_TAKEN = {
+    Role.ADMIN: Raw(_DOMAIN_AND_TAKEN_SQL),
+    Role.RESELLER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.reseller = ?"),
+    Role.CUSTOMER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.customer = ?"),
+}
 
 
 class Sip:
@@ -209,17 +230,20 @@ class Sip:
         caller = self.caller
         sip_id = fields.get("id") or {}
         username = (sip_id.get("username") or "").strip()
-        domain = self.domain_row(sip_id.get("domain"), lock=username == AUTOINCREMENT)
+        if username == AUTOINCREMENT:
+            domain = self.domain_row(sip_id.get("domain"), lock=True)
+            taken = False
+        else:
+            domain, taken = self._domain_row_and_taken(sip_id.get("domain"), username)
         records.require_active_reseller(self.session, caller)
         if username == AUTOINCREMENT:
             username = self._next_numeric_username(domain.domain)
         elif not username:
             raise NGNError(E.MISSING_PARAMETER, "A SIP account needs a username (or <autoincrement>).")
         _check_username(username)
-        if self.session.execute(
-            select(SipAccount.id).where(SipAccount.domain == domain.domain, SipAccount.username == username)
-        ).first():
-            raise NGNError(E.SIP_ACCOUNT_EXISTS, f"SIP account {username}@{domain.domain} already exists.")
+        exists_message = f"SIP account {username}@{domain.domain} already exists."
+        if taken:
+            raise NGNError(E.SIP_ACCOUNT_EXISTS, exists_message)
         owner = records.owner_for(self.session, caller, fields.get("owner"), domain.reseller)
         groups = _groups(fields.get("groups")) or []
         prepaid = bool(fields.get("prepaid")) or PREPAID in groups
@@ -229,6 +253,7 @@ class Sip:
             self.session, Credit.SIP_ACCOUNT, Holders.of(domain.reseller, domain.customer, owner),
             limited=records.limited(caller),
         )  # fmt: skip
+        members = [SipGroupMember(name=g) for g in groups]
         account = SipAccount(
             username=username,
             domain=domain.domain,
@@ -237,13 +262,28 @@ class Sip:
             reseller=domain.reseller,
             prepaid=prepaid,
             password_sealed=self.sealer.seal(fields.get("password") or ""),
-            groups=[SipGroupMember(name=g) for g in groups],
+            groups=members,
         )
         self._apply_account_fields(account, fields)
-        self.session.add(account)
-        records.flush_unique(self.session, E.SIP_ACCOUNT_EXISTS, f"SIP account {username}@{domain.domain} already exists.")
+        # written on the driver (core/rows.py): nothing reads the new rows back in this request
+        rows.insert(self.session, account, duplicate=(E.SIP_ACCOUNT_EXISTS, exists_message))
+        for member in members:
+            member.account_id = account.id
+            rows.insert(self.session, member)
         audit.record(self.session, caller, "create", "sip_account", account.address, records.given(fields))
         return account
+
+    def _domain_row_and_taken(self, name: str | None, username: str) -> tuple[Any, bool]:
+        """The domain's key columns, as ``domain_row``, and whether ``username`` is taken in
+        it, in one read."""
+        domain_name = normalise_domain(name)
+        role = self.caller.role
+        scope = () if role is Role.ADMIN else (self.caller.reseller_id if role is Role.RESELLER else self.caller.customer_id,)
+        found = raw_first(self.session.connection(), _DOMAIN_AND_TAKEN[role], (username, domain_name, *scope))
+        if found is None:
+            raise NGNError(E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
+        domain_id, domain, customer, reseller, taken = found
+        return _DomainRow(domain_id, domain, customer, reseller), bool(taken)
 
     def _next_numeric_username(self, domain: str) -> str:
         """The next free numeric username in the domain (the domain row is locked)."""
