@@ -101,6 +101,9 @@ class NGNProApp:
             log.error("database error in %s.%s: %s", operation.port.name, operation.name, exc.orig)
             raise NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.") from None
         except DBAPIError as exc:
+            if exc.connection_invalidated:  # the connection died (a database restart): replaced for the next call
+                log.error("database connection lost in %s.%s: %s", operation.port.name, operation.name, exc.orig)
+                raise NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.") from None
             log.error("database refused %s.%s: %s", operation.port.name, operation.name, exc.orig)
             raise NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.") from None
         except self._driver.OperationalError as exc:  # statements run on the driver (db.Raw)

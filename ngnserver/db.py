@@ -6,12 +6,14 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,7 +44,31 @@ def make_engine(url: str) -> Engine:
             conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, pool_size=5, max_overflow=5)
+
+    # A pooled connection may have died while it sat idle (a database restart, a proxy's
+    # idle timeout): one that was idle for a while is pinged before use and replaced if
+    # it does not answer. A busy connection is not: pinging on every checkout, as
+    # pool_pre_ping does, costs a round trip per request.
+    @event.listens_for(engine, "checkin")
+    def _note_last_use(_dbapi_conn, record):  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy):  # type: ignore[no-untyped-def]
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except engine.dialect.loaded_dbapi.Error:
+            raise DisconnectionError("the pooled connection does not answer") from None
+
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 class Database:

@@ -11,8 +11,9 @@ import logging
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
+from ngnserver import db
 from ngnserver.app import NGNProApp
 from tests.conftest import ADMIN, make_settings, serve_app
 from tests.support.wire import (
@@ -722,3 +723,47 @@ def test_the_same_password_is_sealed_differently_for_two_customers(server):
             for (v,) in conn.execute(text("SELECT password_sealed FROM customers ORDER BY id"))
         ]
     assert len(sealed) == 2 and sealed[0] != sealed[1]
+
+
+# -- database connections ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_server(postgres, tmp_path):
+    """A server of its own on PostgreSQL, so that its connections can be killed."""
+    settings = make_settings(tmp_path, postgres.create_database("reconnect"))
+    app = NGNProApp(settings)
+    app.db.migrate()
+    base, httpd = serve_app(app)
+    yield base + settings.endpoint_path, postgres
+    httpd.shutdown()
+    app.db.dispose()
+
+
+@pytest.mark.parametrize("idle", [False, True], ids=["busy", "idle"])
+def test_connections_killed_by_the_database_are_replaced(pg_server, monkeypatch, idle):
+    """After the database drops every connection (a restart, a failover), a request fails at
+    most with the 'try again' Fault and the next ones are served on new connections; a
+    connection that sat idle is checked before use, so then no request fails at all."""
+    url, postgres = pg_server
+    if idle:  # as if every pooled connection had been idle longer than the ping threshold
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    admin = Client(url, *ADMIN)
+    customer = admin.call("Customer", "addAccount", account=("CustomerAccount", {"username": "rc", "password": "pw-rc"}))
+    engine = create_engine(postgres.create_database("reconnect_killer"))
+    try:
+        with engine.connect() as conn:
+            killed = conn.execute(
+                text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'reconnect'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert killed >= 1
+    outcomes = []
+    for _ in range(3):
+        try:
+            outcomes.append(admin.call("Customer", "getAccount", id=customer["id"])["username"])
+        except SoapFault as fault:
+            outcomes.append(fault.errorcode)
+    assert outcomes[1:] == ["rc", "rc"]
+    assert outcomes[0] == "rc" if idle else outcomes[0] in ("rc", 9002)
