@@ -205,6 +205,21 @@ def raw_first(connection: Connection, statement: Raw, params: Sequence[Any]) -> 
         cursor.close()
 
 
+def raw_batch(connection: Connection, statements: Sequence[Raw], params: Sequence[Sequence[Any]]) -> None:
+    """Several fixed statements whose results nobody reads, in one request to PostgreSQL
+    (psycopg2 sends them as one multi-statement query: one round trip instead of one per
+    statement). Other databases run them one by one."""
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        if connection.dialect.name == "postgresql":
+            cursor.execute("; ".join(s.sql_for(connection) for s in statements), tuple(p for ps in params for p in ps))
+        else:
+            for statement, values in zip(statements, params, strict=True):
+                cursor.execute(statement.sql_for(connection), tuple(values))
+    finally:
+        cursor.close()
+
+
 def raw_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     """Run a fixed SELECT straight on the driver's cursor, inside the connection's
     transaction: no statement compilation, no result processing. For the few reads on every

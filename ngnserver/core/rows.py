@@ -10,6 +10,7 @@ is not added to the session; it only carries the values back to the caller.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Integer, inspect
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ngnserver.core import lengths
 from ngnserver.core.errors import ErrorCode, NGNError
-from ngnserver.db import Raw, raw_first
+from ngnserver.db import Raw, raw_batch, raw_first
 
 
 class _TableInsert:
@@ -86,6 +87,21 @@ def insert(session: Session, instance: Any, duplicate: tuple[ErrorCode, str] | N
         raise NGNError(*duplicate) from None
     if table_insert.serial_key is not None and row is not None:
         setattr(instance, table_insert.serial_key, row[0])
+
+
+def insert_all(session: Session, instances: Sequence[Any]) -> None:
+    """Insert several new objects whose ids nobody needs back (a record's group rows, its
+    audit row): on PostgreSQL in one round trip, as one multi-statement request."""
+    if not instances:
+        return
+    connection = session.connection()
+    statements, params = [], []
+    for instance in instances:
+        lengths.check(instance)
+        table_insert = _insert_for(type(instance), connection)
+        statements.append(table_insert.statement)
+        params.append(table_insert.values(instance))
+    raw_batch(connection, statements, params)
 
 
 def _is_unique_violation(exc: Exception) -> bool:

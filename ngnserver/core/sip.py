@@ -269,8 +269,8 @@ class Sip:
         rows.insert(self.session, account, duplicate=(E.SIP_ACCOUNT_EXISTS, exists_message))
         for member in members:
             member.account_id = account.id
-            rows.insert(self.session, member)
-        audit.record(self.session, caller, "create", "sip_account", account.address, records.given(fields))
+        history = audit.entry(caller, "create", "sip_account", account.address, records.given(fields))
+        rows.insert_all(self.session, [*members, history])
         return account
 
     def _domain_row_and_taken(self, name: str | None, username: str) -> tuple[Any, bool]:
