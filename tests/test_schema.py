@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -37,3 +38,25 @@ def test_error_codes_are_unique_and_keep_the_ones_cdrtool_depends_on():
     codes = [c.code for c in all_codes()]
     assert len(codes) == len(set(codes))
     assert {1001, 1011, 1031, 3002, 5001, 7001, 7003} <= set(codes)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_read_only_request_cannot_write(backend, request, tmp_path):
+    """get* operations run in read sessions (autocommit on PostgreSQL): a write through one
+    is refused before it reaches the database."""
+    from ngnserver.db import Database
+    from ngnserver.models import Customer
+    from tests.conftest import database_url
+
+    database = Database(database_url(backend, request, tmp_path, "readonly"))
+    database.migrate()
+    try:
+        with (
+            pytest.raises(RuntimeError, match="read-only"),
+            database.transaction(write=False) as session,
+        ):
+            session.add(Customer(id=1, reseller=1, username="sneaky", password_sealed=b""))
+        with database.transaction(write=False) as session:
+            assert session.query(Customer).count() == 0
+    finally:
+        database.dispose()
