@@ -17,6 +17,13 @@ def setup(level: str = "INFO") -> None:
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     )
+    # what our lines never show, not worked out for every record (every SOAP call logs one;
+    # the logging HOWTO's "Optimization" section): the caller's source line, thread and
+    # process names
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging.logProcesses = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
