@@ -3,11 +3,11 @@ rule of NGNPro's customer model (see README, "Customers and resellers")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -26,7 +26,7 @@ from ngnserver.core.properties import (
     stricter,
     validate_value,
 )
-from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
+from ngnserver.core.queries import Page, driver_rows, page_limit, page_total
 from ngnserver.core.sealing import PasswordSealer
 from ngnserver.db import raw_rows
 from ngnserver.models import Customer, CustomerProperty, ResellerSize
@@ -80,6 +80,21 @@ _PROPERTIES_OF = (
     "SELECT customer_id, name, value, category, permission FROM customer_properties "
     "WHERE customer_id IN ({}) ORDER BY customer_id, name"
 )
+# A listing's LIKE filters as SQLAlchemy's ilike() writes them on each backend.
+_ILIKE = {"sqlite": "lower({}) LIKE lower(?)", "postgresql": "{} ILIKE ?"}
+# A listing's total from the per-reseller counters (ResellerSize).
+_COUNTED_CUSTOMERS = "SELECT coalesce(sum(customers), 0) FROM reseller_sizes"
+_COUNTED_RESELLERS = "SELECT count(*) FROM reseller_sizes"
+
+
+@dataclass(frozen=True)
+class CustomerRows:
+    """A page of a customer listing: ``rows`` hold the columns asked for, ``properties``
+    map a customer id of the page to its (name, value, category, permission), by name."""
+
+    total: int
+    rows: list[tuple[Any, ...]]
+    properties: dict[int, list[tuple[str, str, str, str]]]
 
 
 @dataclass
@@ -175,9 +190,12 @@ class Customers:
         )
         self.session.execute(sizes.delete().where(sizes.c.reseller == reseller, sizes.c.customers <= 0))
 
-    def _counted_total(self, filters: Mapping[str, Any], only_resellers: bool) -> int | None:
-        """The total from the reseller counters when the query filters on nothing but the
-        reseller (CDRTool's customer list as it opens); None when rows must be counted."""
+    def _counter(
+        self, filters: Mapping[str, Any], only_resellers: bool
+    ) -> tuple[str, list[Any]] | None:
+        """The SELECT (and its parameters) of a listing's total from the reseller counters,
+        when the query filters on nothing but the reseller (CDRTool's customer list as it
+        opens); None when the matching rows must be counted."""
         if any(filters.get(name) for name in (*self.LIKE, "customer")):
             return None
         caller, reseller = self.caller, filters.get("reseller") or 0
@@ -185,18 +203,12 @@ class Customers:
             return None
         if caller.role is Role.RESELLER:
             if reseller and reseller != caller.reseller_id:
-                return 0
+                return "SELECT 0", []
             reseller = caller.reseller_id
-        sizes = ResellerSize.__table__
-        if only_resellers:
-            stmt = select(func.count()).select_from(sizes)
-            if reseller:
-                stmt = stmt.where(sizes.c.reseller == reseller)
-        else:
-            stmt = select(func.coalesce(func.sum(sizes.c.customers), 0))
-            if reseller:
-                stmt = stmt.where(sizes.c.reseller == reseller)
-        return int(self.session.connection().execute(stmt).scalar_one())
+        sql = _COUNTED_RESELLERS if only_resellers else _COUNTED_CUSTOMERS
+        if reseller:
+            return f"{sql} WHERE reseller = ?", [int(reseller)]
+        return sql, []
 
     def _views(self, rows: list[Mapping[str, Any]]) -> list[CustomerView]:
         """Views of customer rows, with the properties of all of them read in one query."""
@@ -347,16 +359,88 @@ class Customers:
     }
     EQUAL = {"customer": Customer.id, "reseller": Customer.reseller}
 
-    def query(self, filters: Mapping[str, Any], page: Page, resellers_only: bool) -> tuple[int, list[CustomerView]]:
-        where = [*self._scope(), *like_filters(self.LIKE, filters), *equal_filters(self.EQUAL, filters)]
-        if resellers_only or str(filters.get("only_resellers") or "") == "1":
-            where.append(Customer.id == Customer.reseller)
+    def list_rows(
+        self, filters: Mapping[str, Any], page: Page, resellers_only: bool, columns: Sequence[str]
+    ) -> CustomerRows:
+        """A page of the customers in the caller's scope that match ``filters``: the
+        ``columns`` asked for (``id`` among them) as the driver's tuples, the properties of
+        those customers (read in one query) and the total of matches. Fixed SQL on the
+        driver: what ``like_filters``, ``equal_filters`` and ``fetch_page`` would send, without
+        building statements or processing results on every listing."""
+        connection = self.session.connection()
+        dialect = connection.dialect.name
         only_resellers = resellers_only or str(filters.get("only_resellers") or "") == "1"
-        total, rows = fetch_page(
-            self.session, select(_CUSTOMERS), where, self.ORDER, ("customer", "ASC"), Customer.id, page,
-            self.max_rows, core=True, total=lambda: self._counted_total(filters, only_resellers),
-        )  # fmt: skip
-        return total, self._views([row._mapping for row in rows])
+        where, params = self._listing_where(dialect, filters, only_resellers)
+        attribute, direction = page.order or ("customer", "ASC")
+        column = self.ORDER.get(attribute)
+        if column is None:
+            known = ", ".join(sorted(self.ORDER))
+            raise NGNError(E.INVALID_QUERY, f"Cannot order by {attribute!r}; use one of: {known}.")
+        limit = page_limit(page, self.max_rows)
+        selected, selected_params = ", ".join(columns), []
+        counter = self._counter(filters, only_resellers)
+        if counter is not None:
+            # the total from the counters comes along with the rows (computed once)
+            selected, selected_params = f"{selected}, ({counter[0]})", counter[1]
+        sql = (
+            f"SELECT {selected} FROM customers{where} "
+            f"ORDER BY {column.name} {direction}, id {direction} LIMIT ? OFFSET ?"
+        )
+        rows = driver_rows(connection, sql, [*selected_params, *params, limit, page.start])
+        counted = None
+        if counter is not None:
+            counted = rows[0][-1] if rows else None
+            rows = [row[:-1] for row in rows]
+
+        def count() -> int:
+            if counted is not None:
+                return int(counted)
+            if counter is not None:  # a page past the end
+                return int(driver_rows(connection, *counter)[0][0])
+            counting = f"SELECT count(*) FROM customers{where}"
+            return int(driver_rows(connection, counting, params)[0][0])
+
+        total = page_total(page, limit, len(rows), count)
+        return CustomerRows(total, rows, self._properties_of(connection, rows, columns.index("id")))
+
+    def _listing_where(
+        self, dialect: str, filters: Mapping[str, Any], only_resellers: bool
+    ) -> tuple[str, list[Any]]:
+        """`` WHERE ...`` (or "") and its parameters: the caller's scope, then the filters."""
+        caller = self.caller
+        clauses, params = [], []
+        if caller.role is Role.RESELLER:
+            clauses.append("reseller = ?")
+            params.append(caller.reseller_id)
+        elif caller.role is Role.CUSTOMER:
+            clauses.append("id = ?")
+            params.append(caller.customer_id)
+        like = _ILIKE[dialect]
+        for name, column in self.LIKE.items():
+            value = filters.get(name)
+            if value:
+                clauses.append(like.format(column.name))
+                params.append(str(value))
+        for name, column in self.EQUAL.items():
+            if filters.get(name):
+                clauses.append(f"{column.name} = ?")
+                params.append(int(filters[name]))
+        if only_resellers:
+            clauses.append("id = reseller")
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def _properties_of(
+        self, connection: Connection, rows: Sequence[Sequence[Any]], id_index: int
+    ) -> dict[int, list[tuple[str, str, str, str]]]:
+        """Customer id -> its properties as (name, value, category, permission), by name,
+        for the customers of ``rows``, in one query."""
+        if not rows:
+            return {}
+        ids = [row[id_index] for row in rows]
+        by_id: dict[int, list[tuple[str, str, str, str]]] = {}
+        for prop in driver_rows(connection, _PROPERTIES_OF.format(", ".join("?" * len(ids))), ids):
+            by_id.setdefault(prop[0], []).append(prop[1:])
+        return by_id
 
     # -- helpers -------------------------------------------------------------------------
 

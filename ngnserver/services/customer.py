@@ -15,6 +15,7 @@ from ngnserver.core.queries import Page
 from ngnserver.models import Customer
 from ngnserver.services.context import RequestContext
 from ngnserver.services.types import NGNType, OrderBy, Range, wire_date
+from ngnserver.soap.codec import Written, values_writer
 
 NAMESPACE = "urn:AGProjects:NGNPro:Customer"
 
@@ -86,9 +87,12 @@ class CustomerQuery(NGNType):
     _type_info = [("filter", CustomerFilter), ("orderBy", OrderBy), ("range", Range)]
 
 
+CustomerAccountArray = Array(CustomerAccount, type_name="CustomerAccountArray")
+
+
 class CustomerQueryResult(NGNType):
     __type_name__ = "CustomerQueryResult"
-    _type_info = [("total", Integer32), ("accounts", Array(CustomerAccount, type_name="CustomerAccountArray"))]
+    _type_info = [("total", Integer32), ("accounts", CustomerAccountArray)]
 
 
 def account_fields(account: dict[str, Any]) -> dict[str, Any]:
@@ -140,13 +144,38 @@ def _customers(ctx: RequestContext) -> Customers:
     )
 
 
+# A listing reads the customer columns in the order of CustomerAccount's members and writes
+# each row straight to XML (codec.values_writer): no dict per customer.
+_COLUMN_OF = {
+    "id": "id", "reseller": "reseller", "impersonate": "impersonate",
+    "resellerActive": "reseller_active", "balance": "balance", "credit": "credit",
+    "password": "password_sealed", **_STRINGS, "changeDate": "change_date",
+}  # fmt: skip
+_LISTED = tuple(name for name in CustomerAccount._type_info if name != "properties")
+_LISTED_COLUMNS = tuple(_COLUMN_OF[name] for name in _LISTED)
+_ID, _PASSWORD, _CHANGE_DATE = (_LISTED.index(name) for name in ("id", "password", "changeDate"))
+assert list(CustomerAccount._type_info)[len(_LISTED)] == "properties"  # the last member
+_write_accounts = values_writer(CustomerAccountArray, "accounts")
+
+
 def _query(ctx: RequestContext, query: dict[str, Any] | None, resellers_only: bool) -> dict[str, Any]:
     query = query or {}
     customers = _customers(ctx)
-    total, rows = customers.query(
-        query.get("filter") or {}, Page.from_wire(query.get("orderBy"), query.get("range")), resellers_only
+    page = customers.list_rows(
+        query.get("filter") or {},
+        Page.from_wire(query.get("orderBy"), query.get("range")),
+        resellers_only,
+        _LISTED_COLUMNS,
     )
-    return {"total": total, "accounts": [account_to_wire(c, customers.password_of(c)) for c in rows]}
+    open_password, properties = customers.sealer.open, page.properties
+    accounts = []
+    for row in page.rows:
+        values = list(row)
+        values[_PASSWORD] = open_password(row[_PASSWORD])
+        values[_CHANGE_DATE] = wire_date(row[_CHANGE_DATE])
+        values.append(properties.get(row[_ID], ()))
+        accounts.append(values)
+    return {"total": page.total, "accounts": Written(_write_accounts(accounts))}
 
 
 class CustomerService(ServiceBase):
