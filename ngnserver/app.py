@@ -39,7 +39,7 @@ class NGNProApp:
     def __init__(self, settings: config.Settings, database: Database | None = None) -> None:
         self.settings = settings
         self.sealer = settings.sealer()
-        self.db = database or Database(settings.effective_database_url)
+        self.db = database or settings.database()
         self.ports = build_port_map()
         self.endpoint = SoapEndpoint(self.ports, AuthHeader, settings.max_request_bytes)
         self.path = settings.endpoint_path

@@ -58,10 +58,9 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create the schema or bring it to the newest revision."""
-    from ngnserver.db import Database
 
     settings = _settings()
-    Database(settings.effective_database_url).migrate()
+    settings.database().migrate()
     click.echo("database is at the newest revision")
 
 
@@ -71,9 +70,8 @@ def db_recount() -> None:
     loading customers or records with SQL)."""
     from ngnserver.core import credits
     from ngnserver.core.customers import recount_reseller_sizes
-    from ngnserver.db import Database
 
-    database = Database(_settings().effective_database_url)
+    database = _settings().database()
     with database.transaction(write=True) as session:
         n = recount_reseller_sizes(session)
         usage = credits.recount(session)
@@ -108,12 +106,11 @@ def schema_sql(dialect: str = "postgresql") -> str:
 def worker(once: bool, poll: float, worker_id: str | None) -> None:
     """Run vendor jobs (DSL orders, ...). Several may run against PostgreSQL; one on SQLite."""
     from ngnserver import logs
-    from ngnserver.db import Database
     from ngnserver.worker import make_worker, run_forever
 
     settings = _settings()
     logs.setup(settings.log_level)
-    database = Database(settings.effective_database_url)
+    database = settings.database()
     database.migrate()
     ran = run_forever(make_worker(settings, database, worker_id), poll, once)
     click.echo(f"ran {ran} jobs")
@@ -129,10 +126,9 @@ def jobs(ctx: click.Context, state: str | None, limit: int) -> None:
         return
     from sqlalchemy import select
 
-    from ngnserver.db import Database
     from ngnserver.models.job import Job
 
-    database = Database(_settings().effective_database_url)
+    database = _settings().database()
     stmt = select(Job).order_by(Job.id.desc()).limit(limit)
     if state:
         stmt = stmt.where(Job.state == state)
@@ -151,9 +147,8 @@ def jobs(ctx: click.Context, state: str | None, limit: int) -> None:
 def jobs_retry(job_id: int) -> None:
     """Queue a failed job again, with fresh attempts."""
     from ngnserver.core import jobs as job_queue
-    from ngnserver.db import Database
 
-    database = Database(_settings().effective_database_url)
+    database = _settings().database()
     try:
         with database.transaction(write=True) as session:
             job_queue.retry(session, job_id)
@@ -168,12 +163,11 @@ def pull_dsl(threshold: float) -> None:
     """Sync every monitored DSL service with the vendor (safe to run from cron)."""
     from ngnserver import logs
     from ngnserver.core import dsl
-    from ngnserver.db import Database
     from ngnserver.worker import WorkerContext
 
     settings = _settings()
     logs.setup(settings.log_level)
-    database = Database(settings.effective_database_url)
+    database = settings.database()
     context = WorkerContext(settings, settings.sealer())
     try:
         with dsl.pull_lock(database, settings.state_dir):
@@ -197,7 +191,6 @@ def audit(kind: str | None, key: str | None, login: str | None, since, limit: in
 
     from sqlalchemy import select
 
-    from ngnserver.db import Database
     from ngnserver.models.audit import AuditEntry
 
     settings = _settings()
@@ -207,7 +200,7 @@ def audit(kind: str | None, key: str | None, login: str | None, since, limit: in
             stmt = stmt.where(column == value)
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
-    database = Database(settings.effective_database_url)
+    database = settings.database()
     with database.transaction(write=False) as session:
         for entry in session.execute(stmt).scalars():
             who = f"{'admin ' if entry.admin_login else ''}{entry.login}"

@@ -13,10 +13,13 @@ import time
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ngnserver.core.properties import CREDIT_NAMES
 from ngnserver.core.sealing import PasswordSealer
+
+if TYPE_CHECKING:
+    from ngnserver.db import Database
 
 log = logging.getLogger("ngnserver.config")
 
@@ -67,10 +70,19 @@ class Settings:
     worker_lease_seconds: float = 300.0
     worker_backoff_seconds: float = 5.0
     worker_max_attempts: int = 8
+    # PostgreSQL server-side prepared statements for the hot paths (db.Raw); turn off
+    # behind a pooler in transaction mode (PgBouncer)
+    prepared_statements: bool = True
 
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.state_dir / 'ngnserver.sqlite3').resolve()}"
+
+    def database(self) -> Database:
+        """The database these settings name."""
+        from ngnserver.db import Database
+
+        return Database(self.effective_database_url, prepared=self.prepared_statements)
 
     def sealer(self) -> PasswordSealer:
         return PasswordSealer(self.secret_key)
@@ -129,6 +141,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             query_max_rows=int(get("query_max_rows", 1000)),
             reseller_default_credits=_parse_credits(credits) if isinstance(credits, str) else dict(credits),
             log_level=str(get("log_level", "INFO")).upper(),
+            prepared_statements=_flag(get("prepared_statements", True)),
             ikano=IkanoSettings(
                 url=ikano("url", ""),
                 keyid=str(ikano("keyid", "")),

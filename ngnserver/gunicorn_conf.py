@@ -33,10 +33,9 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     """In the master, before any worker: prepare the state directory and migrate the
     database once, so workers never race to create the schema."""
     from ngnserver import config, logs
-    from ngnserver.db import Database
 
     settings = config.prepare_state(config.load())
     logs.setup(settings.log_level)
-    database = Database(settings.effective_database_url)
+    database = settings.database()
     database.migrate()
     database.dispose()

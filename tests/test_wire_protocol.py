@@ -728,10 +728,11 @@ def test_the_same_password_is_sealed_differently_for_two_customers(server):
 # -- database connections ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def pg_server(postgres, tmp_path):
-    """A server of its own on PostgreSQL, so that its connections can be killed."""
-    settings = make_settings(tmp_path, postgres.create_database("reconnect"))
+@pytest.fixture(params=[True, False], ids=["prepared", "unprepared"])
+def pg_server(postgres, tmp_path, request):
+    """A server of its own on PostgreSQL, so that its connections can be killed; with and
+    without server-side prepared statements."""
+    settings = make_settings(tmp_path, postgres.create_database("reconnect"), prepared_statements=request.param)
     app = NGNProApp(settings)
     app.db.migrate()
     base, httpd = serve_app(app)
@@ -750,6 +751,8 @@ def test_connections_killed_by_the_database_are_replaced(pg_server, monkeypatch,
         monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
     admin = Client(url, *ADMIN)
     customer = admin.call("Customer", "addAccount", account=("CustomerAccount", {"username": "rc", "password": "pw-rc"}))
+    own_login = Client(url, "rc", "pw-rc", admin=False)  # authenticates with prepared statements
+    assert own_login.call("Customer", "getAccount", id=customer["id"])["username"] == "rc"
     engine = create_engine(postgres.create_database("reconnect_killer"))
     try:
         with engine.connect() as conn:
@@ -762,7 +765,7 @@ def test_connections_killed_by_the_database_are_replaced(pg_server, monkeypatch,
     outcomes = []
     for _ in range(3):
         try:
-            outcomes.append(admin.call("Customer", "getAccount", id=customer["id"])["username"])
+            outcomes.append(own_login.call("Customer", "getAccount", id=customer["id"])["username"])
         except SoapFault as fault:
             outcomes.append(fault.errorcode)
     assert outcomes[1:] == ["rc", "rc"]
