@@ -80,6 +80,15 @@ _PROPERTIES_OF = (
     "SELECT customer_id, name, value, category, permission FROM customer_properties "
     "WHERE customer_id IN ({}) ORDER BY customer_id, name"
 )
+# A listing's properties as a column of its page on PostgreSQL: each customer's as a text[][]
+# of (name, value, category, permission), by name, which the driver parses into lists. (On
+# SQLite a second query costs no round trip, and JSON would cost more than it saves.)
+_PROPERTIES_COLUMN = {
+    "postgresql": (
+        "ARRAY(SELECT ARRAY[p.name, p.value, p.category, p.permission] FROM customer_properties p "
+        "WHERE p.customer_id = customers.id ORDER BY p.name)"
+    ),
+}
 # A listing's LIKE filters as SQLAlchemy's ilike() writes them on each backend.
 _ILIKE = {"sqlite": "lower({}) LIKE lower(?)", "postgresql": "{} ILIKE ?"}
 # A listing's total from the per-reseller counters (ResellerSize).
@@ -90,11 +99,12 @@ _COUNTED_RESELLERS = "SELECT count(*) FROM reseller_sizes"
 @dataclass(frozen=True)
 class CustomerRows:
     """A page of a customer listing: ``rows`` hold the columns asked for, ``properties``
-    map a customer id of the page to its (name, value, category, permission), by name."""
+    map a customer id of the page to its (name, value, category, permission), by name (a
+    customer without properties may be missing)."""
 
     total: int
     rows: list[tuple[Any, ...]]
-    properties: dict[int, list[tuple[str, str, str, str]]]
+    properties: dict[int, Sequence[Sequence[str]]]
 
 
 @dataclass
@@ -364,9 +374,11 @@ class Customers:
     ) -> CustomerRows:
         """A page of the customers in the caller's scope that match ``filters``: the
         ``columns`` asked for (``id`` among them) as the driver's tuples, the properties of
-        those customers (read in one query) and the total of matches. Fixed SQL on the
-        driver: what ``like_filters``, ``equal_filters`` and ``fetch_page`` would send, without
-        building statements or processing results on every listing."""
+        those customers and the total of matches. Fixed SQL on the driver: what
+        ``like_filters``, ``equal_filters`` and ``fetch_page`` would send, without building
+        statements or processing results on every listing. A total from the counters, and
+        on PostgreSQL the properties, come as extra columns of the page: no more round
+        trips."""
         connection = self.session.connection()
         dialect = connection.dialect.name
         only_resellers = resellers_only or str(filters.get("only_resellers") or "") == "1"
@@ -377,20 +389,28 @@ class Customers:
             known = ", ".join(sorted(self.ORDER))
             raise NGNError(E.INVALID_QUERY, f"Cannot order by {attribute!r}; use one of: {known}.")
         limit = page_limit(page, self.max_rows)
-        selected, selected_params = ", ".join(columns), []
+        selected, selected_params = [*columns], []
+        properties_column = _PROPERTIES_COLUMN.get(dialect)
+        if properties_column:
+            selected.append(properties_column)
         counter = self._counter(filters, only_resellers)
         if counter is not None:
-            # the total from the counters comes along with the rows (computed once)
-            selected, selected_params = f"{selected}, ({counter[0]})", counter[1]
+            selected.append(f"({counter[0]})")  # computed once, not per row
+            selected_params = counter[1]
         sql = (
-            f"SELECT {selected} FROM customers{where} "
+            f"SELECT {', '.join(selected)} FROM customers{where} "
             f"ORDER BY {column.name} {direction}, id {direction} LIMIT ? OFFSET ?"
         )
         rows = driver_rows(connection, sql, [*selected_params, *params, limit, page.start])
-        counted = None
-        if counter is not None:
-            counted = rows[0][-1] if rows else None
-            rows = [row[:-1] for row in rows]
+        counted = rows[0][-1] if counter is not None and rows else None
+        n, id_index = len(columns), columns.index("id")
+        properties = None
+        if properties_column:
+            properties = {row[id_index]: row[n] for row in rows if row[n]}
+        if len(selected) > n:
+            rows = [row[:n] for row in rows]
+        if properties is None:
+            properties = self._properties_of(connection, rows, id_index)
 
         def count() -> int:
             if counted is not None:
@@ -400,8 +420,7 @@ class Customers:
             counting = f"SELECT count(*) FROM customers{where}"
             return int(driver_rows(connection, counting, params)[0][0])
 
-        total = page_total(page, limit, len(rows), count)
-        return CustomerRows(total, rows, self._properties_of(connection, rows, columns.index("id")))
+        return CustomerRows(page_total(page, limit, len(rows), count), rows, properties)
 
     def _listing_where(
         self, dialect: str, filters: Mapping[str, Any], only_resellers: bool
