@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from ngnserver.services.customer import CustomerAccount, CustomerAccountArray
-from ngnserver.soap.codec import values_writer, writer
+from ngnserver.soap.codec import escape, needs_escaping, values_writer, writer
 from tests.support.wire import Client
 
 ITEM = re.compile(
@@ -240,3 +240,17 @@ def writer_text(spyne_type: type, tag: str, value: Any) -> str:
     out: list[str] = []
     writer(spyne_type)(out, tag, value)
     return "".join(out)
+
+
+def test_the_quick_escaping_check_agrees_with_escape():
+    samples = [chr(i) for i in range(0x80)] + [
+        "é",
+        "\ufffe",
+        "\uffff",
+        "中<",
+        "plain",
+        "tab\tnew\n",
+        "ü\r",
+    ]
+    for value in samples + [f"abc{s}def" for s in samples]:
+        assert needs_escaping(value) == (escape(value) != value), repr(value)

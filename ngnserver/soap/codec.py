@@ -212,6 +212,18 @@ _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NEEDS_ESCAPING = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+# ASCII bytes that never need escaping (everything but & < > \r and controls other than \t \n)
+_PLAIN_ASCII = bytes(b for b in range(128) if not _NEEDS_ESCAPING.match(chr(b)))
+
+
+def needs_escaping(text: str) -> bool:
+    """Whether ``escape`` would change ``text``. ASCII text (most of what a database holds) is
+    checked by deleting the bytes that are fine, several times faster than the regex scan."""
+    if text.isascii():
+        return bool(text.encode("ascii").translate(None, _PLAIN_ASCII))
+    return _NEEDS_ESCAPING.search(text) is not None
+
+
 def escape(text: str) -> str:
     """Text content, escaped; characters XML 1.0 cannot carry are dropped. Most values need
     nothing, and one regex scan tells."""
@@ -387,7 +399,7 @@ def _struct_values_writer(spyne_type: type, tag: str) -> Callable[[Any], str]:
     fields = members(spyne_type)
     names = [f"v{i}" for i in range(len(fields))]
     env: dict[str, Any] = {
-        "escape": escape, "needs_escaping": _NEEDS_ESCAPING.search, "str": str, "int": int,
+        "escape": escape, "needs_escaping": needs_escaping, "str": str, "int": int,
         "float": float, "repr": repr, "OPEN": f'<{tag} xsi:type="{xsi_type_of(spyne_type)}">',
         "CLOSE": f"</{tag}>",
     }  # fmt: skip
