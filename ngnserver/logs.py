@@ -17,13 +17,12 @@ def setup(level: str = "INFO") -> None:
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     )
-    # what our lines never show, not worked out for every record (every SOAP call logs one;
-    # the logging HOWTO's "Optimization" section): the caller's source line, thread and
-    # process names
+    # what no line shows, not worked out for every record (every SOAP call logs one; the
+    # logging HOWTO's "Optimization" section): the caller's source line and the thread and
+    # multiprocessing names. The process id stays: gunicorn's own lines show it.
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = False
     logging.logMultiprocessing = False
-    logging.logProcesses = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -179,6 +179,8 @@ def test_concurrent_requests_all_succeed_and_both_workers_serve(deployment):
     handles = {pid: _database_handles(pid, deployment) for pid in workers}
     assert all(handles.values()), f"a worker never reached the database: {handles}"
     assert server.get("/health").status == 200
+    output = server.output()
+    assert "Traceback" not in output and '"level": "ERROR"' not in output, output[-3000:]
 
 
 def test_the_first_start_creates_the_schema_and_a_restart_reuses_it(deployment):
