@@ -60,3 +60,37 @@ def test_a_read_only_request_cannot_write(backend, request, tmp_path):
             assert session.query(Customer).count() == 0
     finally:
         database.dispose()
+
+
+def _wal_size_after_writes(path: Path, writes: int) -> int:
+    from sqlalchemy import text
+
+    from ngnserver import db
+
+    database = db.Database(f"sqlite:///{path}")
+    database.migrate()
+    try:
+        for n in range(writes):
+            with database.transaction() as session:
+                session.execute(
+                    text("INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
+                         "VALUES (CURRENT_TIMESTAMP, 't', 0, 'create', 'test', :k, '{}')"),
+                    {"k": str(n)},
+                )  # fmt: skip
+        with database.transaction(write=False) as session:
+            assert session.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == writes
+        return Path(f"{path}-wal").stat().st_size
+    finally:
+        database.dispose()
+
+
+def test_the_sqlite_write_ahead_log_is_copied_back_and_reused(tmp_path, monkeypatch):
+    """SQLite's own checkpoints are off (they ran inside a writer's turn); ours run every
+    CHECKPOINT_EVERY_WRITES writes, so the log stays the size of about that many writes."""
+    from ngnserver import db
+
+    writes = 8 * db.CHECKPOINT_EVERY_WRITES
+    checkpointed = _wal_size_after_writes(tmp_path / "ours.sqlite3", writes)
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY_WRITES", 10 * writes)
+    never = _wal_size_after_writes(tmp_path / "never.sqlite3", writes)
+    assert 0 < checkpointed < never / 4
