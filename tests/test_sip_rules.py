@@ -299,3 +299,16 @@ def test_a_customer_with_records_cannot_move_to_another_reseller(world):
     assert info.value.errorcode == 5008 and "1 SIP domain and 1 SIP account" in info.value.errorstring
     world.admin.call("Customer", "updateAccount", account=("CustomerAccount", {"id": world.c2, "reseller": world.r2}))
     assert world.admin.call("Customer", "getAccount", id=world.c2)["reseller"] == world.r2
+
+
+def test_text_longer_than_its_column_is_refused_and_nothing_is_written(world):
+    r1 = world.login("r1")
+    error = refused(2006, r1, "addAccount", account=("SipAccount", {"id": {"username": "long", "domain": DOMAIN}, "firstName": "x" * 129}))
+    assert error.errorstring == "firstName is 129 characters long; at most 128 are allowed."
+    with world.server.database.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sip_accounts")).scalar_one() == 0
+        assert conn.execute(text("SELECT coalesce(sum(used), 0) FROM credit_usage")).scalar_one() == 0
+    add_account(r1, "long", firstName="x" * 128)
+    error = refused(2006, world.admin, "updateAccount", account=("SipAccount", {"id": {"username": "long", "domain": DOMAIN}, "email": "e" * 256}))
+    assert error.errorstring == "email is 256 characters long; at most 255 are allowed."
+    assert world.admin.call("Sip", "getAccount", sipId=sip_id("long"))["email"] == ""

@@ -39,7 +39,7 @@ def record(
     """Write an audit row: ``action`` is "create", "update" or "delete"; secrets in
     ``changes`` are replaced by "(changed)". Written at once, on the driver (core/rows.py),
     and committed or rolled back with the change it describes."""
-    rows.insert(session, entry(caller, action, kind, key, changes))
+    rows.insert(session, AuditEntry, entry(caller, action, kind, key, changes))
 
 
 def entry(
@@ -48,18 +48,19 @@ def entry(
     kind: str,
     key: str | int,
     changes: Mapping[str, Any] | None = None,
-) -> AuditEntry:
-    """The audit row ``record`` writes, for a caller that writes it with other rows."""
+) -> rows.Row:
+    """The audit row ``record`` writes (a row for core/rows.py), for a caller that writes
+    it together with other rows."""
     cleaned = {
         name: REDACTED if name in SECRET_FIELDS else _jsonable(value)
         for name, value in (changes or {}).items()
     }
-    return AuditEntry(
-        login=caller.login,
-        admin_login=caller.admin_login,
-        acting_as=caller.customer_id,
-        action=action,
-        kind=kind,
-        record_key=str(key),
-        changes=cleaned,
-    )
+    return {
+        "login": caller.login,
+        "admin_login": caller.admin_login,
+        "acting_as": caller.customer_id,
+        "action": action,
+        "kind": kind,
+        "record_key": str(key),
+        "changes": cleaned,
+    }

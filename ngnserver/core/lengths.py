@@ -7,6 +7,7 @@ check beside every field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import String, event, inspect
@@ -38,8 +39,12 @@ def _limits(model: type) -> list[tuple[str, int]]:
 
 def check(instance: Any) -> None:
     """Refuse ``instance`` when a text attribute is longer than its column allows."""
-    values = instance.__dict__
-    for key, length in _limits(type(instance)):
+    check_row(type(instance), instance.__dict__)
+
+
+def check_row(model: type, values: Mapping[str, Any]) -> None:
+    """The same for a row given as attribute values of ``model`` (see core/rows.py)."""
+    for key, length in _limits(model):
         value = values.get(key)
         if isinstance(value, str) and len(value) > length:
             raise NGNError(

@@ -1,11 +1,11 @@
 """New rows written straight on the driver, for the creations every busy caller makes.
 
-The ORM's unit of work (flush, identity map, dependency sort) costs several times the INSERT
-itself, and the creation paths write rows that nothing reads back in the same request. Here
-a mapped object is built as usual, then inserted with one fixed statement per table: the
-column defaults, the length check (``lengths``) and the type conversions (SQLAlchemy's own
-bind processors) are those the ORM would apply, so the stored row is the same. The object
-is not added to the session; it only carries the values back to the caller.
+The ORM's unit of work (flush, identity map, dependency sort) and even the building of a
+mapped object cost several times the INSERT itself, and the creation paths write rows that
+nothing reads back in the same request. Here a row is a dict of a mapped class's attribute
+values, inserted with one fixed statement per table: the column defaults, the length check
+(``lengths``) and the type conversions (SQLAlchemy's own bind processors) are those the ORM
+would apply, so the stored row is the same as a flush would store.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from ngnserver.core import lengths
 from ngnserver.core.errors import ErrorCode, NGNError
 from ngnserver.db import Raw, raw_batch, raw_first
+
+Row = dict[str, Any]
 
 
 class _TableInsert:
@@ -47,16 +49,15 @@ class _TableInsert:
         self.statement = Raw(sql)
         self.serial_key = mapper.get_property_by_column(self.serial).key if self.serial is not None else None
 
-    def values(self, instance: Any) -> list[Any]:
-        state = instance.__dict__
-        values = []
+    def parameters(self, row: Row) -> list[Any]:
+        """The statement's parameters for ``row``; the defaults it lacked are added to it."""
+        parameters = []
         for key, default, process in zip(self.keys, self.defaults, self.processors, strict=True):
-            value = state.get(key)
+            value = row.get(key)
             if value is None and default is not None:
-                value = default.arg(None) if default.is_callable else default.arg
-                setattr(instance, key, value)
-            values.append(process(value) if process is not None and value is not None else value)
-        return values
+                value = row[key] = default.arg(None) if default.is_callable else default.arg
+            parameters.append(process(value) if process is not None and value is not None else value)
+        return parameters
 
 
 _INSERTS: dict[tuple[type, str], _TableInsert] = {}
@@ -70,38 +71,37 @@ def _insert_for(model: type, connection: Connection) -> _TableInsert:
     return found
 
 
-def insert(session: Session, instance: Any, duplicate: tuple[ErrorCode, str] | None = None) -> None:
-    """Insert ``instance`` (a new mapped object, not in the session) as one row, and set its
-    defaults and generated id on it. Overlong text is refused as on a flush; a unique
-    constraint that fails (a concurrent request created the same key) raises ``duplicate``
-    (code, message) when given; the whole transaction is then rolled back."""
-    lengths.check(instance)
+def insert(session: Session, model: type, row: Row, duplicate: tuple[ErrorCode, str] | None = None) -> None:
+    """Insert ``row`` (attribute values of ``model``) and complete it with its defaults and
+    generated id. Overlong text is refused as on a flush; a unique constraint that fails (a
+    concurrent request created the same key) raises ``duplicate`` (code, message) when
+    given; the whole transaction is then rolled back."""
+    lengths.check_row(model, row)
     connection = session.connection()
-    table_insert = _insert_for(type(instance), connection)
-    params = table_insert.values(instance)
+    table_insert = _insert_for(model, connection)
     try:
-        row = raw_first(connection, table_insert.statement, params)
+        found = raw_first(connection, table_insert.statement, table_insert.parameters(row))
     except connection.dialect.loaded_dbapi.IntegrityError as exc:
         if duplicate is None or not _is_unique_violation(exc):
             raise
         raise NGNError(*duplicate) from None
-    if table_insert.serial_key is not None and row is not None:
-        setattr(instance, table_insert.serial_key, row[0])
+    if table_insert.serial_key is not None and found is not None:
+        row[table_insert.serial_key] = found[0]
 
 
-def insert_all(session: Session, instances: Sequence[Any]) -> None:
-    """Insert several new objects whose ids nobody needs back (a record's group rows, its
-    audit row): on PostgreSQL in one round trip, as one multi-statement request."""
-    if not instances:
+def insert_all(session: Session, rows: Sequence[tuple[type, Row]]) -> None:
+    """Insert several rows whose ids nobody needs back (a record's group rows, its audit
+    row): on PostgreSQL in one round trip, as one multi-statement request."""
+    if not rows:
         return
     connection = session.connection()
-    statements, params = [], []
-    for instance in instances:
-        lengths.check(instance)
-        table_insert = _insert_for(type(instance), connection)
+    statements, parameters = [], []
+    for model, row in rows:
+        lengths.check_row(model, row)
+        table_insert = _insert_for(model, connection)
         statements.append(table_insert.statement)
-        params.append(table_insert.values(instance))
-    raw_batch(connection, statements, params)
+        parameters.append(table_insert.parameters(row))
+    raw_batch(connection, statements, parameters)
 
 
 def _is_unique_violation(exc: Exception) -> bool:
