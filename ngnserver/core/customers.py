@@ -89,6 +89,12 @@ _PROPERTIES_COLUMN = {
         "WHERE p.customer_id = customers.id ORDER BY p.name)"
     ),
 }
+_PROPERTY_FIELDS = ("name", "value", "category", "permission")
+# getAccount on PostgreSQL: the customer and its properties in one round trip
+_BY_ID_WITH_PROPERTIES = {
+    role: sql.replace(" FROM customers", f", {_PROPERTIES_COLUMN['postgresql']} AS property_rows FROM customers", 1)
+    for role, sql in _BY_ID.items()
+}
 # A listing's LIKE filters as SQLAlchemy's ilike() writes them on each backend.
 _ILIKE = {"sqlite": "lower({}) LIKE lower(?)", "postgresql": "{} ILIKE ?"}
 # A listing's total from the per-reseller counters (ResellerSize).
@@ -185,10 +191,19 @@ class Customers:
             params.append(caller.reseller_id)
         elif caller.role is Role.CUSTOMER:
             params.append(caller.customer_id)
-        rows = raw_rows(self.session.connection(), _BY_ID[caller.role], params)
+        connection = self.session.connection()
+        if connection.dialect.name != "postgresql":
+            rows = raw_rows(connection, _BY_ID[caller.role], params)
+            if not rows:
+                raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
+            return self._views(rows)[0]
+        # PostgreSQL: the properties as a column of the same query, one round trip
+        rows = raw_rows(connection, _BY_ID_WITH_PROPERTIES[caller.role], params)
         if not rows:
             raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
-        return self._views(rows)[0]
+        row = rows[0]
+        properties = [PropertyView(dict(zip(_PROPERTY_FIELDS, p, strict=True))) for p in row.pop("property_rows")]
+        return CustomerView(row, properties)
 
     def _resize(self, reseller: int, delta: int) -> None:
         """Keep ``reseller_sizes`` in step (a reseller's row goes when it has no customers)."""
