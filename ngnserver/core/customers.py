@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -90,6 +91,19 @@ _PROPERTIES_COLUMN = {
     ),
 }
 _PROPERTY_FIELDS = ("name", "value", "category", "permission")
+_PROPERTIES_OF_ONE = (
+    "SELECT name, value, category, permission FROM customer_properties WHERE customer_id = ? ORDER BY name"
+)
+
+
+@cache
+def _account_statements(columns: tuple[str, ...], dialect: str) -> dict[Role, str]:
+    """getAccount's SELECT of ``columns`` per role (as _BY_ID), on PostgreSQL with the
+    properties as a last column."""
+    selected = ", ".join(columns)
+    if dialect == "postgresql":
+        selected += f", {_PROPERTIES_COLUMN['postgresql']}"
+    return {role: sql.replace(_COLUMNS, selected, 1) for role, sql in _BY_ID.items()}
 # getAccount on PostgreSQL: the customer and its properties in one round trip
 _BY_ID_WITH_PROPERTIES = {
     role: sql.replace(" FROM customers", f", {_PROPERTIES_COLUMN['postgresql']} AS property_rows FROM customers", 1)
@@ -204,6 +218,28 @@ class Customers:
         row = rows[0]
         properties = [PropertyView(dict(zip(_PROPERTY_FIELDS, p, strict=True))) for p in row.pop("property_rows")]
         return CustomerView(row, properties)
+
+    def account_values(self, customer_id: int | None, columns: Sequence[str]) -> tuple[tuple[Any, ...], Sequence[Sequence[str]]]:
+        """``columns`` of a customer in the caller's scope, as the driver's tuple, and its
+        properties as (name, value, category, permission) by name: getAccount's read, for
+        writing the answer straight from the row (as listings do)."""
+        if not customer_id:
+            raise NGNError(E.MISSING_PARAMETER, "A customer id is required.")
+        caller = self.caller
+        params = [customer_id]
+        if caller.role is Role.RESELLER:
+            params.append(caller.reseller_id)
+        elif caller.role is Role.CUSTOMER:
+            params.append(caller.customer_id)
+        connection = self.session.connection()
+        statements = _account_statements(tuple(columns), connection.dialect.name)
+        rows = driver_rows(connection, statements[caller.role], params)
+        if not rows:
+            raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
+        row = rows[0]
+        if connection.dialect.name == "postgresql":  # the properties came as the last column
+            return row[:-1], row[-1]
+        return row, driver_rows(connection, _PROPERTIES_OF_ONE, [customer_id])
 
     def _resize(self, reseller: int, delta: int) -> None:
         """Keep ``reseller_sizes`` in step (a reseller's row goes when it has no customers)."""

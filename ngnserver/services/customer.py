@@ -6,6 +6,7 @@ wire structs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from spyne import Array, Boolean, Double, Integer32, ServiceBase, Unicode, rpc
@@ -15,7 +16,7 @@ from ngnserver.core.queries import Page
 from ngnserver.models import Customer
 from ngnserver.services.context import RequestContext
 from ngnserver.services.types import NGNType, OrderBy, Range, wire_date
-from ngnserver.soap.codec import Written, values_writer
+from ngnserver.soap.codec import Values, Written, values_writer
 
 NAMESPACE = "urn:AGProjects:NGNPro:Customer"
 
@@ -168,14 +169,17 @@ def _query(ctx: RequestContext, query: dict[str, Any] | None, resellers_only: bo
         _LISTED_COLUMNS,
     )
     open_password, properties = customers.sealer.open, page.properties
-    accounts = []
-    for row in page.rows:
-        values = list(row)
-        values[_PASSWORD] = open_password(row[_PASSWORD])
-        values[_CHANGE_DATE] = wire_date(row[_CHANGE_DATE])
-        values.append(properties.get(row[_ID], ()))
-        accounts.append(values)
+    accounts = [_wire_values(row, properties.get(row[_ID], ()), open_password) for row in page.rows]
     return {"total": page.total, "accounts": Written(_write_accounts(accounts))}
+
+
+def _wire_values(row: Sequence[Any], properties: Any, open_password: Callable[[bytes], str]) -> list[Any]:
+    """A customer row of _LISTED_COLUMNS as CustomerAccount's member values, in order."""
+    values = list(row)
+    values[_PASSWORD] = open_password(row[_PASSWORD])
+    values[_CHANGE_DATE] = wire_date(row[_CHANGE_DATE])
+    values.append(properties)
+    return values
 
 
 class CustomerService(ServiceBase):
@@ -210,10 +214,10 @@ class CustomerService(ServiceBase):
         customers.delete(customers.get(id, with_properties=False))
 
     @rpc(Integer32, _returns=CustomerAccount, _port_type="CustomerPort")
-    def getAccount(ctx: RequestContext, id: int | None) -> dict[str, Any]:
+    def getAccount(ctx: RequestContext, id: int | None) -> Values:
         customers = _customers(ctx)
-        customer = customers.view(id)
-        return account_to_wire(customer, customers.password_of(customer))
+        row, properties = customers.account_values(id, _LISTED_COLUMNS)
+        return Values(_wire_values(row, properties, customers.sealer.open))
 
     @rpc(CustomerQuery, _returns=CustomerQueryResult, _port_type="CustomerPort")
     def getCustomers(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:

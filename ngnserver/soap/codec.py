@@ -348,6 +348,13 @@ def _struct_writer(spyne_type: type) -> Writer:
 # -- writing from values ---------------------------------------------------------------------
 
 
+class Values(list):
+    """An operation's answer given as its struct's member values in declaration order (a
+    row as the driver returns it): the endpoint writes it with ``values_writer``."""
+
+    __slots__ = ()
+
+
 class Written(str):
     """XML already written for a struct member, by ``values_writer(member type, member
     name)``: a struct writer appends it as it is."""
