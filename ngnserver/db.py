@@ -41,9 +41,12 @@ def make_engine(url: str, prepared: bool = True) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
             # A writer takes the write lock at BEGIN: two processes that read and then write
-            # would otherwise deadlock on the lock upgrade and fail at once.
-            # straight to the driver: this runs on every request, and the statement
-            # machinery would cost more than the BEGIN itself
+            # would otherwise deadlock on the lock upgrade and fail at once. A request that
+            # only reads (Database._reads) sends no BEGIN: each of its statements is its own
+            # read transaction, as on PostgreSQL. Straight to the driver: this runs on every
+            # request, and the statement machinery would cost more than the BEGIN itself.
+            if conn.info.get(READS_ONLY):
+                return
             conn.connection.driver_connection.execute(
                 "BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN"
             )
@@ -86,6 +89,7 @@ def _postgresql_engine(url: str, prepared: bool, **options: Any) -> Engine:
 PING_AFTER_IDLE_SECONDS = 5.0
 CHECKPOINT_EVERY_WRITES = 100  # per process; SQLite's default is about every 1000 WAL pages
 READ_ONLY = "read_only"  # Session.info key: the session must not write
+READS_ONLY = "reads_only"  # Connection.info key, while a read session uses it: no BEGIN (SQLite)
 
 
 @event.listens_for(Session, "before_flush")
@@ -163,9 +167,13 @@ class Database:
             Session(bind=conn, expire_on_commit=False, autoflush=False) as session,
         ):
             conn.info["write"] = False  # (the pooled connection's, perhaps set by a writer)
+            conn.info[READS_ONLY] = True
             session.info[READ_ONLY] = True
-            yield session
-            session.flush()  # nothing to flush, or a refused write
+            try:
+                yield session
+                session.flush()  # nothing to flush, or a refused write
+            finally:
+                conn.info.pop(READS_ONLY, None)
 
     @contextmanager
     def _writers_in_turn(self, write: bool) -> Iterator[None]:
