@@ -29,7 +29,6 @@ from ngnserver.core.properties import (
 )
 from ngnserver.core.queries import Page, driver_rows, page_limit, page_total
 from ngnserver.core.sealing import PasswordSealer
-from ngnserver.db import raw_rows
 from ngnserver.models import Customer, CustomerProperty, ResellerSize
 from ngnserver.models.base import utcnow
 
@@ -43,35 +42,11 @@ PLAIN_FIELDS = (
 ADMIN_FIELDS = ("reseller", "reseller_active", "company_code", "credit", "balance")
 
 
-class CustomerView:
-    """A customer as read for an answer: ``mapping`` (column name -> value) also readable as
-    attributes, plus its ``properties`` (objects with name, value, category, permission)."""
-
-    __slots__ = ("mapping", "properties")
-
-    def __init__(self, mapping: Mapping[str, Any], properties: list[Any]) -> None:
-        self.mapping = mapping
-        self.properties = properties
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.mapping[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-class PropertyView:
-    __slots__ = ("category", "name", "permission", "value")
-
-    def __init__(self, row: Mapping[str, Any]) -> None:
-        self.name, self.value = row["name"], row["value"]
-        self.category, self.permission = row["category"], row["permission"]
-
-
 _CUSTOMERS = Customer.__table__
 _COLUMNS = ", ".join(c.name for c in _CUSTOMERS.c)
-# The reads on every getAccount, as fixed SQL run on the driver (see db.raw_rows); one per
-# role, the second "?" being the reseller (reseller) or the customer itself.
+# One customer by id in the caller's scope (the columns are replaced by those asked for, see
+# _account_statements); one per role, the second "?" being the reseller (reseller) or the
+# customer itself.
 _BY_ID = {
     Role.ADMIN: f"SELECT {_COLUMNS} FROM customers WHERE id = ?",
     Role.RESELLER: f"SELECT {_COLUMNS} FROM customers WHERE id = ? AND reseller = ?",
@@ -90,7 +65,6 @@ _PROPERTIES_COLUMN = {
         "WHERE p.customer_id = customers.id ORDER BY p.name)"
     ),
 }
-_PROPERTY_FIELDS = ("name", "value", "category", "permission")
 _PROPERTIES_OF_ONE = (
     "SELECT name, value, category, permission FROM customer_properties WHERE customer_id = ? ORDER BY name"
 )
@@ -104,11 +78,6 @@ def _account_statements(columns: tuple[str, ...], dialect: str) -> dict[Role, st
     if dialect == "postgresql":
         selected += f", {_PROPERTIES_COLUMN['postgresql']}"
     return {role: sql.replace(_COLUMNS, selected, 1) for role, sql in _BY_ID.items()}
-# getAccount on PostgreSQL: the customer and its properties in one round trip
-_BY_ID_WITH_PROPERTIES = {
-    role: sql.replace(" FROM customers", f", {_PROPERTIES_COLUMN['postgresql']} AS property_rows FROM customers", 1)
-    for role, sql in _BY_ID.items()
-}
 # A listing's LIKE filters as SQLAlchemy's ilike() writes them on each backend.
 _ILIKE = {"sqlite": "lower({}) LIKE lower(?)", "postgresql": "{} ILIKE ?"}
 # A listing's total from the per-reseller counters (ResellerSize).
@@ -194,35 +163,11 @@ class Customers:
             raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer with username {username!r} does not exist.")
         return customer
 
-    def view(self, customer_id: int | None) -> CustomerView:
-        """A read-only view of a customer and its properties, for answering reads: two fixed
-        queries on the driver, no ORM identity map (several times cheaper)."""
-        if not customer_id:
-            raise NGNError(E.MISSING_PARAMETER, "A customer id is required.")
-        caller = self.caller
-        params = [customer_id]
-        if caller.role is Role.RESELLER:
-            params.append(caller.reseller_id)
-        elif caller.role is Role.CUSTOMER:
-            params.append(caller.customer_id)
-        connection = self.session.connection()
-        if connection.dialect.name != "postgresql":
-            rows = raw_rows(connection, _BY_ID[caller.role], params)
-            if not rows:
-                raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
-            return self._views(rows)[0]
-        # PostgreSQL: the properties as a column of the same query, one round trip
-        rows = raw_rows(connection, _BY_ID_WITH_PROPERTIES[caller.role], params)
-        if not rows:
-            raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
-        row = rows[0]
-        properties = [PropertyView(dict(zip(_PROPERTY_FIELDS, p, strict=True))) for p in row.pop("property_rows")]
-        return CustomerView(row, properties)
-
     def account_values(self, customer_id: int | None, columns: Sequence[str]) -> tuple[tuple[Any, ...], Sequence[Sequence[str]]]:
         """``columns`` of a customer in the caller's scope, as the driver's tuple, and its
-        properties as (name, value, category, permission) by name: getAccount's read, for
-        writing the answer straight from the row (as listings do)."""
+        properties as (name, value, category, permission) by name: the reads of getAccount
+        and getProperties, fixed SQL on the driver (one query on PostgreSQL), for writing
+        the answer straight from the row (as listings do)."""
         if not customer_id:
             raise NGNError(E.MISSING_PARAMETER, "A customer id is required.")
         caller = self.caller
@@ -271,17 +216,7 @@ class Customers:
             return f"{sql} WHERE reseller = ?", [int(reseller)]
         return sql, []
 
-    def _views(self, rows: list[Mapping[str, Any]]) -> list[CustomerView]:
-        """Views of customer rows, with the properties of all of them read in one query."""
-        if not rows:
-            return []
-        by_id: dict[int, list[Any]] = {row["id"]: [] for row in rows}
-        sql = _PROPERTIES_OF.format(", ".join("?" * len(by_id)))
-        for prop in raw_rows(self.session.connection(), sql, list(by_id)):
-            by_id[prop["customer_id"]].append(PropertyView(prop))
-        return [CustomerView(row, by_id[row["id"]]) for row in rows]
-
-    def password_of(self, customer: Customer | CustomerView) -> str:
+    def password_of(self, customer: Customer) -> str:
         return self.sealer.open(customer.password_sealed)
 
     # -- creation ------------------------------------------------------------------------

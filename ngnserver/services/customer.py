@@ -11,7 +11,7 @@ from typing import Any
 
 from spyne import Array, Boolean, Double, Integer32, ServiceBase, Unicode, rpc
 
-from ngnserver.core.customers import Customers, CustomerView, properties_from
+from ngnserver.core.customers import Customers, properties_from
 from ngnserver.core.queries import Page
 from ngnserver.models import Customer
 from ngnserver.services.context import RequestContext
@@ -110,12 +110,8 @@ def account_fields(account: dict[str, Any]) -> dict[str, Any]:
 _STRING_PAIRS = tuple(_STRINGS.items())
 
 
-def account_to_wire(customer: Customer | CustomerView, password: str) -> dict[str, Any]:
-    if isinstance(customer, CustomerView):
-        row = customer.mapping
-        wire = {name: row[attr] for name, attr in _STRING_PAIRS}
-    else:
-        wire = {name: getattr(customer, attr) for name, attr in _STRING_PAIRS}
+def account_to_wire(customer: Customer, password: str) -> dict[str, Any]:
+    wire = {name: getattr(customer, attr) for name, attr in _STRING_PAIRS}
     wire.update(
         id=customer.id,
         reseller=customer.reseller,
@@ -128,6 +124,9 @@ def account_to_wire(customer: Customer | CustomerView, password: str) -> dict[st
         properties=[property_to_wire(p) for p in customer.properties],
     )
     return wire
+
+
+_PROPERTY_MEMBERS = ("name", "value", "category", "permission")
 
 
 def property_to_wire(prop: Any) -> dict[str, str]:
@@ -234,4 +233,5 @@ class CustomerService(ServiceBase):
 
     @rpc(Integer32, _returns=CustomerPropertyArray, _port_type="CustomerPort")
     def getProperties(ctx: RequestContext, customer: int | None) -> list[dict[str, str]]:
-        return [property_to_wire(p) for p in _customers(ctx).view(customer).properties]
+        _, properties = _customers(ctx).account_values(customer, ("id",))
+        return [dict(zip(_PROPERTY_MEMBERS, p, strict=True)) for p in properties]
