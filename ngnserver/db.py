@@ -128,19 +128,18 @@ class Database:
             with self._reads() as session:
                 yield session
             return
-        # the connection is taken from the pool before the writers' turn: a SQLite writer
-        # holds the turn for as short a time as it can
-        with self.engine.connect() as conn:
-            conn.info["write"] = write
-            with (
-                self._writers_in_turn(write),
-                conn.begin(),
-                Session(bind=conn, expire_on_commit=False, autoflush=True) as session,
-            ):
-                session.info[READ_ONLY] = not write
+        # the connection and the session are set up before the writers' turn and closed
+        # after it: a SQLite writer holds the turn for as short a time as it can
+        with (
+            self.engine.connect() as conn,
+            Session(bind=conn, expire_on_commit=False, autoflush=True) as session,
+        ):
+            conn.info["write"] = True
+            session.info[READ_ONLY] = False
+            with self._writers_in_turn(True), conn.begin():
                 yield session
                 session.flush()
-            if write and self._writer_lock:
+            if self._writer_lock:
                 self._checkpoint_now_and_then(conn)
 
     def _checkpoint_now_and_then(self, conn: Connection) -> None:
