@@ -252,7 +252,7 @@ PREPARED = "ngn_prepared"  # pool connection info: names PREPAREd on that connec
 
 
 class Raw:
-    """A fixed statement for the driver's cursor (see ``raw_rows``), written once with ``?``
+    """A fixed statement for the driver's cursor (see ``driver_rows``), written once with ``?``
     placeholders, or per dialect where the SQL differs (``Raw(sqlite=..., postgresql=...)``),
     and translated to the driver's placeholder style once, not on every call.
 
@@ -334,18 +334,17 @@ def raw_batch(
         cursor.close()
 
 
-def raw_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    """Run a fixed SELECT straight on the driver's cursor, inside the connection's
-    transaction: no statement compilation, no result processing. For the few reads on every
-    request's path only. ``sql`` uses ``?`` placeholders; values come back as the driver
-    gives them (SQLite: timestamps as text, booleans as 0/1)."""
-    driver = connection.connection.driver_connection
+def driver_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a SELECT whose text is built per request (a listing's filters and order),
+    run straight on the driver's cursor inside the connection's transaction, as the driver's
+    tuples (no statement compilation, no result processing: SQLite gives timestamps as text
+    and booleans as 0/1). ``sql`` uses ``?`` placeholders and holds no literal ``%``. Fixed
+    statements use ``Raw`` instead."""
     if connection.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
-    cursor = driver.cursor()
+    cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.execute(sql, tuple(params))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return cursor.fetchall()
     finally:
         cursor.close()

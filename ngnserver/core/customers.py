@@ -27,8 +27,9 @@ from ngnserver.core.properties import (
     stricter,
     validate_value,
 )
-from ngnserver.core.queries import Page, driver_rows, page_limit, page_total
+from ngnserver.core.queries import Page, page_limit, page_total
 from ngnserver.core.sealing import PasswordSealer
+from ngnserver.db import driver_rows
 from ngnserver.models import Customer, CustomerProperty, ResellerSize
 from ngnserver.models.base import utcnow
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -106,18 +106,3 @@ def page_total(page: Page, limit: int, rows: int, count: Callable[[], int]) -> i
     if page.start == 0 and rows < limit:
         return rows
     return count()
-
-
-def driver_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """The rows of a SELECT run straight on the driver's cursor inside the connection's
-    transaction, as the driver's tuples (no statement compilation, no result processing:
-    SQLite gives timestamps as text and booleans as 0/1). ``sql`` uses ``?`` placeholders
-    and holds no literal ``%``."""
-    if connection.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.execute(sql, tuple(params))
-        return cursor.fetchall()
-    finally:
-        cursor.close()
