@@ -40,7 +40,7 @@ class Caller:
     customer_id: int | None = None
     reseller_id: int | None = None
     admin_login: bool = False
-    # whether the caller's reseller was active when the call began (None: not read)
+    # whether the caller's reseller was active when the call began (None for admin)
     reseller_active: bool | None = None
 
     @property

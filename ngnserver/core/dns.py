@@ -445,7 +445,7 @@ class Dns:
     def _require_zone_manager(self) -> None:
         if self.caller.role is Role.CUSTOMER:
             raise NGNError(E.PERMISSION_DENIED, "Only admin and resellers manage DNS zones.")
-        records.require_active_reseller(self.session, self.caller)
+        records.require_active_reseller(self.caller)
 
     def add_zone(self, fields: Mapping[str, Any]) -> DnsZone:
         self._require_zone_manager()
@@ -593,7 +593,7 @@ class Dns:
     def add_record(self, fields: Mapping[str, Any], fancy: bool) -> DnsRecord:
         caller = self.caller
         zone = self.zone(fields.get("zone"), lock=True)
-        records.require_active_reseller(self.session, caller)
+        records.require_active_reseller(caller)
         data = checked_record(
             zone, fancy, record_name(zone.name, fields.get("name")),
             fields.get("type"), fields.get("value"), fields.get("priority"), fields.get("ttl"),
@@ -614,7 +614,7 @@ class Dns:
     def update_record(self, fields: Mapping[str, Any], fancy: bool) -> None:
         caller = self.caller
         zone, record = self._record_to_change(fields.get("id"), fancy)
-        records.require_active_reseller(self.session, caller)
+        records.require_active_reseller(caller)
         given_zone = (fields.get("zone") or "").strip().lower().removesuffix(".")
         if given_zone and given_zone != zone.name:
             raise _invalid(
@@ -647,7 +647,7 @@ class Dns:
 
     def delete_record(self, record_id: int | None, fancy: bool) -> None:
         zone, record = self._record_to_change(record_id, fancy)
-        records.require_active_reseller(self.session, self.caller)
+        records.require_active_reseller(self.caller)
         self._count_forwards(zone, (record.type, record.owner), None)
         self.session.delete(record)
         _touch(zone)

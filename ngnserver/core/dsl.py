@@ -187,7 +187,7 @@ class Dsl:
         """Validate, charge the credit, store the service as ``pending`` and queue its
         order (or, in import mode, its first pull)."""
         caller = self.caller
-        records.require_active_reseller(self.session, caller)
+        records.require_active_reseller(caller)
         package = self.package(fields.get("package"))
         if self.import_mode:
             return self._import_service(fields, package)

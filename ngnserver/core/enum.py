@@ -144,7 +144,7 @@ class Enum:
     def _require_range_manager(self) -> None:
         if self.caller.role is Role.CUSTOMER:
             raise NGNError(E.PERMISSION_DENIED, "Only admin and resellers manage ENUM ranges.")
-        records.require_active_reseller(self.session, self.caller)
+        records.require_active_reseller(self.caller)
 
     def add_range(self, fields: Mapping[str, Any]) -> EnumRange:
         self._require_range_manager()
@@ -348,7 +348,7 @@ class Enum:
         number, tld = _enum_id(fields.get("id"))
         label = _label(number, tld)
         rng = self._range_of(number, tld)
-        records.require_active_reseller(self.session, caller)
+        records.require_active_reseller(caller)
         if rng.min_digits and len(number) < rng.min_digits or rng.max_digits and len(number) > rng.max_digits:
             raise NGNError(
                 E.ENUM_NUMBER_LENGTH,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,18 +46,13 @@ def can_see(caller: Caller, record: Any) -> bool:
     return caller.customer_id in (record.customer, getattr(record, "owner", None))
 
 
-_RESELLER_ACTIVE = select(Customer.__table__.c.reseller_active).where(Customer.__table__.c.id == bindparam("b_id"))
-
-
-def require_active_reseller(session: Session, caller: Caller) -> None:
+def require_active_reseller(caller: Caller) -> None:
     """Records are created by a reseller and its customers only while the reseller is
-    active; admin is not limited."""
+    active; admin is not limited. The flag was read with the caller's own row when it was
+    authenticated, in this request's transaction."""
     if caller.role is Role.ADMIN:
         return
-    active = caller.reseller_active  # read with the caller's own row when it logged in
-    if active is None:
-        active = session.connection().execute(_RESELLER_ACTIVE, {"b_id": caller.reseller_id}).scalar_one_or_none()
-    if not active:
+    if not caller.reseller_active:
         raise NGNError(
             E.RESELLER_INACTIVE,
             f"Reseller {caller.reseller_id} is not active, so no records can be created under it.",

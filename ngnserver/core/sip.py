@@ -150,7 +150,7 @@ class Sip:
 
     def add_domain(self, fields: Mapping[str, Any]) -> SipDomain:
         self._require_domain_manager()
-        records.require_active_reseller(self.session, self.caller)
+        records.require_active_reseller(self.caller)
         name = normalise_domain(fields.get("domain"))
         if self.session.execute(select(SipDomain.id).where(SipDomain.domain == name)).first():
             raise NGNError(E.SIP_DOMAIN_EXISTS, f"SIP domain {name} already exists.")
@@ -246,7 +246,7 @@ class Sip:
             taken = False
         else:
             domain, taken = self._domain_row_and_taken(sip_id.get("domain"), username)
-        records.require_active_reseller(self.session, caller)
+        records.require_active_reseller(caller)
         if username == AUTOINCREMENT:
             username = self._next_numeric_username(domain.domain)
         elif not username:
@@ -497,7 +497,7 @@ class Sip:
         username, domain_name = _sip_id(fields.get("id"), "SIP alias")
         _check_username(username)
         domain = self.domain_row(domain_name)
-        records.require_active_reseller(self.session, caller)
+        records.require_active_reseller(caller)
         target_username, target_domain = _sip_id(fields.get("target"), "SIP alias target")
         if self.session.execute(
             select(SipAlias.id).where(SipAlias.domain == domain.domain, SipAlias.username == username)
