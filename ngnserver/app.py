@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from ngnserver import config
 from ngnserver.core.callers import authenticate
@@ -97,21 +97,23 @@ class NGNProApp:
                 caller_holder.append(caller.describe())
                 ctx = RequestContext(caller, session, self.settings, self.sealer)
                 return operation.function(ctx, *call.args)
-        except OperationalError as exc:
-            log.error("database error in %s.%s: %s", operation.port.name, operation.name, exc.orig)
-            raise NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.") from None
-        except DBAPIError as exc:
-            if exc.connection_invalidated:  # the connection died (a database restart): replaced for the next call
-                log.error("database connection lost in %s.%s: %s", operation.port.name, operation.name, exc.orig)
-                raise NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.") from None
-            log.error("database refused %s.%s: %s", operation.port.name, operation.name, exc.orig)
-            raise NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.") from None
-        except self._driver.OperationalError as exc:  # statements run on the driver (db.Raw)
-            log.error("database error in %s.%s: %s", operation.port.name, operation.name, exc)
-            raise NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.") from None
-        except self._driver.Error as exc:
-            log.error("database refused %s.%s: %s", operation.port.name, operation.name, exc)
-            raise NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.") from None
+        except (DBAPIError, self._driver.Error) as exc:
+            raise self._database_fault(operation, exc) from None
+
+    def _database_fault(self, operation: Any, exc: Exception) -> NGNError:
+        """The Fault for a database error, logged: SQLAlchemy wraps the driver's errors, and
+        statements run on the driver (db.Raw) raise them bare."""
+        error = exc.orig if isinstance(exc, DBAPIError) else exc
+        where = f"{operation.port.name}.{operation.name}"
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            # the connection died (a database restart): replaced for the next call
+            log.error("database connection lost in %s: %s", where, error)
+        elif isinstance(error, self._driver.OperationalError):
+            log.error("database error in %s: %s", where, error)
+        else:
+            log.error("database refused %s: %s", where, error)
+            return NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.")
+        return NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.")
 
     def _wsdl(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         url = self.endpoint_url(environ)
