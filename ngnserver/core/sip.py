@@ -79,6 +79,11 @@ def _groups(names: list[str] | None) -> list[str] | None:
     return cleaned
 
 
+def _account_fields_given(fields: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The account fields (ACCOUNT_FIELDS) a request sets, with their values."""
+    return [(name, fields[name]) for name in ACCOUNT_FIELDS if fields.get(name) is not None]
+
+
 class NewAccount(SimpleNamespace):
     """A SIP account just created (``add_account``): the stored row's attribute values, read
     as a SipAccount's, without the cost of building a mapped object nothing else uses."""
@@ -273,7 +278,7 @@ class Sip:
             "prepaid": prepaid,
             "password_sealed": self.sealer.seal(fields.get("password") or ""),
         }
-        account.update((name, fields[name]) for name in ACCOUNT_FIELDS if fields.get(name) is not None)
+        account.update(_account_fields_given(fields))
         # written on the driver (core/rows.py): nothing reads the new rows back in this request
         rows.insert(self.session, SipAccount, account, duplicate=(E.SIP_ACCOUNT_EXISTS, exists_message))
         address = f"{username}@{domain.domain}"
@@ -475,9 +480,8 @@ class Sip:
         return {name: value for name, value in rows}
 
     def _apply_account_fields(self, account: SipAccount, fields: Mapping[str, Any]) -> None:
-        for name in ACCOUNT_FIELDS:
-            if fields.get(name) is not None:
-                setattr(account, name, fields[name])
+        for name, value in _account_fields_given(fields):
+            setattr(account, name, value)
 
     # -- aliases ---------------------------------------------------------------------------
 
