@@ -66,9 +66,6 @@ _PROPERTIES_COLUMN = {
         "WHERE p.customer_id = customers.id ORDER BY p.name)"
     ),
 }
-_PROPERTIES_OF_ONE = (
-    "SELECT name, value, category, permission FROM customer_properties WHERE customer_id = ? ORDER BY name"
-)
 
 
 @cache
@@ -185,7 +182,7 @@ class Customers:
         row = rows[0]
         if connection.dialect.name == "postgresql":  # the properties came as the last column
             return row[:-1], row[-1]
-        return row, driver_rows(connection, _PROPERTIES_OF_ONE, [customer_id])
+        return row, [p[1:] for p in driver_rows(connection, _PROPERTIES_OF.format("?"), [customer_id])]
 
     def _resize(self, reseller: int, delta: int) -> None:
         """Keep ``reseller_sizes`` in step (a reseller's row goes when it has no customers)."""
