@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
@@ -55,8 +58,80 @@ def make_engine(url: str, prepared: bool = True) -> Engine:
     return _postgresql_engine(url, prepared)
 
 
-def _postgresql_engine(url: str, prepared: bool, **options: Any) -> Engine:
-    engine = create_engine(url, pool_size=5, max_overflow=5, **options)
+# PostgreSQL through psycopg2, with the transaction in our hands (see PostgresDialect)
+registry.register("postgresql.ngnserver", __name__, "PostgresDialect")
+_IDLE, _FAILED = 0, 3  # psycopg2.extensions.TRANSACTION_STATUS_IDLE, _INERROR (libpq's own)
+
+
+class PostgresDialect(PGDialect_psycopg2):
+    """psycopg2, whose connections run in autocommit mode while this module starts and ends
+    the transactions itself, to save round trips on every write request:
+
+    - psycopg2 sends BEGIN on its own before a transaction's first statement (a round trip);
+      here BEGIN goes in the same request as that statement (``_begin_prefix``). A fixed
+      statement that only reads (``Raw(..., reads=True)``) that comes before the first write
+      runs on its own, outside the transaction: under READ COMMITTED each statement takes
+      its own snapshot anyway, and a plain SELECT holds no row lock, so it reads the same;
+    - the last statement of a transaction may carry the COMMIT (``raw_batch(...,
+      finish=True)``);
+    - COMMIT and ROLLBACK are sent only while the server reports a transaction open
+      (libpq's transaction status, kept from every reply), so a transaction that wrote
+      nothing, or committed with its last statement, costs no round trip to end. Committing a
+      transaction in which a statement failed rolls it back and raises, where PostgreSQL
+      would answer the COMMIT with a silent ROLLBACK."""
+
+    supports_statement_cache = True
+
+    def do_commit(self, dbapi_connection: Any) -> None:
+        status = dbapi_connection.get_transaction_status()
+        if status == _IDLE:
+            return
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("ROLLBACK" if status == _FAILED else "COMMIT")
+        if status == _FAILED:
+            raise self.loaded_dbapi.errors.InFailedSqlTransaction(
+                "a statement of this transaction failed: it was rolled back, not committed"
+            )
+
+    def do_rollback(self, dbapi_connection: Any) -> None:
+        if dbapi_connection.get_transaction_status() != _IDLE:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+
+
+FINISHED = "ngn_finished"  # pool connection info: the transaction committed with its last statement
+
+
+def _begin_prefix(connection: Connection) -> str:
+    """``"BEGIN; "`` when a statement about to run on ``connection`` (PostgreSQL) opens the
+    transaction of a write session, else ``""``."""
+    info = connection.info
+    if info.get(READS_ONLY) or connection.connection.dbapi_connection.get_transaction_status() != _IDLE:
+        return ""
+    if info.get(FINISHED):
+        raise RuntimeError("a statement after the transaction's last one (raw_batch(..., finish=True))")
+    return "BEGIN; "
+
+
+def _postgresql_engine(url: str, prepared: bool) -> Engine:
+    parsed = make_url(url)
+    if parsed.drivername not in ("postgresql", "postgresql+psycopg2"):
+        raise ValueError(f"ngnserver runs PostgreSQL through psycopg2, not {parsed.drivername}")
+    engine = create_engine(
+        parsed.set(drivername="postgresql+ngnserver"), pool_size=5, max_overflow=5, isolation_level="AUTOCOMMIT"
+    )
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _begin_with_first_statement(conn, cursor, statement, parameters, _context, executemany):  # type: ignore[no-untyped-def]
+        # statements SQLAlchemy runs (ORM and Core): every one may open the transaction, a
+        # SELECT too (it may lock, or take a transaction-scoped advisory lock)
+        prefix = _begin_prefix(conn)
+        if not prefix:
+            return statement, parameters
+        if executemany:  # the driver runs the statement once per parameter set
+            cursor.execute("BEGIN")
+            return statement, parameters
+        return prefix + statement, parameters
 
     if prepared:
 
@@ -71,6 +146,7 @@ def _postgresql_engine(url: str, prepared: bool, **options: Any) -> Engine:
     @event.listens_for(engine, "checkin")
     def _note_last_use(_dbapi_conn, record):  # type: ignore[no-untyped-def]
         record.info["idle_since"] = time.monotonic()
+        record.info.pop(FINISHED, None)
 
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(dbapi_conn, record, _proxy):  # type: ignore[no-untyped-def]
@@ -108,13 +184,6 @@ class Database:
         self._lock_pid = 0
         self._thread_turns = threading.Lock()
         self._writes = 0
-        # its own pool: switching a pooled connection to autocommit and back costs a
-        # round trip on every use (psycopg2 resets the isolation level with a SET)
-        self._autocommit_reads = (
-            None
-            if self.is_sqlite
-            else _postgresql_engine(url, prepared, isolation_level="AUTOCOMMIT")
-        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -155,14 +224,13 @@ class Database:
     @contextmanager
     def _reads(self) -> Iterator[Session]:
         """A session for a request that only reads, with no BEGIN and COMMIT around it: on
-        PostgreSQL two round trips less (autocommit connections of their own), on SQLite
-        half the cost of an empty transaction. Under PostgreSQL's READ COMMITTED each
-        statement of a transaction takes its own snapshot anyway; SQLite's statements now do
-        the same, so both backends read alike. A read through the ORM still opens a (read)
+        PostgreSQL two round trips less (see PostgresDialect), on SQLite half the cost of an
+        empty transaction. Under PostgreSQL's READ COMMITTED each statement of a transaction
+        takes its own snapshot anyway; SQLite's statements now do the same, so both backends
+        read alike. A read through the ORM still opens a (read)
         transaction for the rest of the request. A write through this session is refused."""
-        engine = self._autocommit_reads if self._autocommit_reads is not None else self.engine
         with (
-            engine.connect() as conn,
+            self.engine.connect() as conn,
             Session(bind=conn, expire_on_commit=False, autoflush=False) as session,
         ):
             conn.info["write"] = False  # (the pooled connection's, perhaps set by a writer)
@@ -221,8 +289,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._autocommit_reads is not None:
-            self._autocommit_reads.dispose()
         if self._lock_fd is not None and self._lock_pid == os.getpid():
             os.close(self._lock_fd)
         self._lock_fd = None
@@ -260,14 +326,18 @@ class Raw:
     EXECUTE): planning these small statements cost more than running them (a join on the
     primary key: 250 us planned each time, 100 us prepared). ``Database(prepared=False)``
     turns that off, for a pooler in transaction mode (PgBouncer), where a session's
-    prepared statements do not follow it."""
+    prepared statements do not follow it.
 
-    __slots__ = ("_execute", "_postgresql", "_prepare", "_sqlite", "name")
+    ``reads=True`` declares a plain SELECT (no FOR UPDATE, no function with effects): in a
+    write request on PostgreSQL it does not open the transaction (see PostgresDialect)."""
 
-    def __init__(self, sql: str | None = None, **by_dialect: str) -> None:
+    __slots__ = ("_execute", "_postgresql", "_prepare", "_sqlite", "name", "reads")
+
+    def __init__(self, sql: str | None = None, *, reads: bool = False, **by_dialect: str) -> None:
         sqlite, postgresql = (by_dialect.get(name, sql) for name in ("sqlite", "postgresql"))
         if sqlite is None or postgresql is None:
             raise ValueError("Raw needs the SQL for every dialect")
+        self.reads = reads
         self._sqlite = sqlite
         # psycopg2 takes %s placeholders and reads every % as one
         self._postgresql = postgresql.replace("%", "%%").replace("?", "%s")
@@ -293,11 +363,26 @@ class Raw:
         return self._execute
 
 
+def _sql(connection: Connection, statements: Sequence[Raw], cursor: Any, finish: bool = False) -> str:
+    """The request that runs ``statements`` on PostgreSQL: one round trip, opening the
+    transaction with BEGIN when they write and it is not open yet, and committing it when
+    ``finish``. (PostgreSQL runs the statements of one such request in order, and none after
+    one that fails.)"""
+    sql = "; ".join(s.sql_for(connection, cursor) for s in statements)
+    begin = "" if all(s.reads for s in statements) else _begin_prefix(connection)
+    if finish and (begin or connection.connection.dbapi_connection.get_transaction_status() != _IDLE):
+        sql += "; COMMIT"
+    return begin + sql
+
+
 def raw_execute(connection: Connection, statement: Raw, params: Sequence[Any]) -> int:
     """Run a fixed INSERT/UPDATE/DELETE on the driver; the number of rows it changed."""
     cursor = connection.connection.driver_connection.cursor()
     try:
-        cursor.execute(statement.sql_for(connection, cursor), tuple(params))
+        if connection.dialect.name == "postgresql":
+            cursor.execute(_sql(connection, (statement,), cursor), tuple(params))
+        else:
+            cursor.execute(statement.sql_for(connection, cursor), tuple(params))
         return cursor.rowcount
     finally:
         cursor.close()
@@ -310,28 +395,47 @@ def raw_first(
     when there is none, or the statement returns no rows at all."""
     cursor = connection.connection.driver_connection.cursor()
     try:
-        cursor.execute(statement.sql_for(connection, cursor), tuple(params))
+        if connection.dialect.name == "postgresql":
+            cursor.execute(_sql(connection, (statement,), cursor), tuple(params))
+        else:
+            cursor.execute(statement.sql_for(connection, cursor), tuple(params))
         return cursor.fetchone() if cursor.description is not None else None
     finally:
         cursor.close()
 
 
 def raw_batch(
-    connection: Connection, statements: Sequence[Raw], params: Sequence[Sequence[Any]]
+    connection: Connection,
+    statements: Sequence[Raw],
+    params: Sequence[Sequence[Any]],
+    finish: bool = False,
 ) -> None:
     """Several fixed statements whose results nobody reads, in one request to PostgreSQL
     (psycopg2 sends them as one multi-statement query: one round trip instead of one per
-    statement). Other databases run them one by one."""
+    statement). Other databases run them one by one.
+
+    ``finish=True``: they are the transaction's last statements, and on PostgreSQL the
+    COMMIT goes with them; the session must write nothing after them (nor hold unflushed
+    ORM changes). Elsewhere the transaction commits when its block ends, as always."""
     cursor = connection.connection.driver_connection.cursor()
     try:
         if connection.dialect.name == "postgresql":
-            sql = "; ".join(s.sql_for(connection, cursor) for s in statements)
-            cursor.execute(sql, tuple(p for ps in params for p in ps))
+            cursor.execute(_sql(connection, statements, cursor, finish), tuple(p for ps in params for p in ps))
+            if finish:
+                # SQLAlchemy's commit then finds no transaction open, and sends nothing
+                connection.info[FINISHED] = True
         else:
             for statement, values in zip(statements, params, strict=True):
                 cursor.execute(statement.sql_for(connection, cursor), tuple(values))
     finally:
         cursor.close()
+
+
+def rollback_failed(connection: Connection) -> None:
+    """End now a PostgreSQL transaction in which a statement failed, so that the request can
+    read on (to explain the failure) before it is refused; SQLAlchemy's rollback at the end
+    then finds nothing to do."""
+    connection.dialect.do_rollback(connection.connection.dbapi_connection)
 
 
 def driver_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -341,7 +445,7 @@ def driver_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list
     and booleans as 0/1). ``sql`` uses ``?`` placeholders and holds no literal ``%``. Fixed
     statements use ``Raw`` instead."""
     if connection.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
+        sql = _begin_prefix(connection) + sql.replace("?", "%s")
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.execute(sql, tuple(params))

@@ -76,8 +76,8 @@ _ACCOUNT_COLUMNS = (
     "SELECT c.id, c.reseller, c.impersonate, c.password_sealed, r.reseller_active "
     "FROM customers c LEFT JOIN customers r ON r.id = c.reseller "
 )
-_BY_ID = Raw(_ACCOUNT_COLUMNS + "WHERE c.id = ?")
-_BY_USERNAME = Raw(_ACCOUNT_COLUMNS + "WHERE c.username = ?")
+_BY_ID = Raw(_ACCOUNT_COLUMNS + "WHERE c.id = ?", reads=True)
+_BY_USERNAME = Raw(_ACCOUNT_COLUMNS + "WHERE c.username = ?", reads=True)
 
 
 def _acting_as(row: tuple, login: str, admin_login: bool) -> Caller:

@@ -1,0 +1,162 @@
+"""How requests use database transactions. On PostgreSQL the connections run in autocommit
+mode and ngnserver sends BEGIN and COMMIT itself (db.PostgresDialect): BEGIN with a write
+transaction's first statement, COMMIT with its last where a path says so. These tests check
+that every way of writing is inside the transaction, and that nothing of a failed one stays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from ngnserver.core import rows
+from ngnserver.db import Database, Raw, raw_batch, raw_execute, raw_first
+from ngnserver.models import Customer
+from ngnserver.models.audit import AuditEntry
+from tests.conftest import BACKENDS, database_url
+
+IDLE, IN_TRANSACTION = 0, 2  # libpq's transaction status (psycopg2.extensions)
+
+AUDIT_INSERT = text(
+    "INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
+    "VALUES (CURRENT_TIMESTAMP, 't', false, 'create', 'test', :k, '{}')"
+)
+RAW_AUDIT_INSERT = Raw(
+    "INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
+    "VALUES (CURRENT_TIMESTAMP, 't', false, 'create', 'test', ?, '{}')"
+)
+RAW_COUNT = Raw("SELECT count(*) FROM audit_log", reads=True)
+# violates credit_usage's CHECK (used >= 0): a statement that fails inside a transaction
+RAW_BAD = Raw("INSERT INTO credit_usage (scope, holder, credit, used) VALUES ('customer', 1, 'sip_credit', -1)")
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    db = Database(database_url(request.param, request, tmp_path, "transactions"))
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def pg_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    db = Database(database_url("postgresql", request, tmp_path, "transactions_pg"))
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+def _written(database: Database) -> tuple[int, int]:
+    """(audit rows, customers) as a new request sees them."""
+    with database.transaction(write=False) as session:
+        audit = session.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+        customers = session.execute(text("SELECT count(*) FROM customers")).scalar_one()
+    return audit, customers
+
+
+def _write(session, how: str) -> None:
+    if how == "raw statement":
+        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("raw",))
+    elif how == "raw batch":
+        raw_batch(session.connection(), [RAW_AUDIT_INSERT, RAW_AUDIT_INSERT], [("b1",), ("b2",)])
+    elif how == "row insert":
+        rows.insert(session, AuditEntry, {"login": "t", "admin_login": False, "action": "create",
+                                          "kind": "test", "record_key": "row"})  # fmt: skip
+    elif how == "core statement":
+        session.execute(AUDIT_INSERT, {"k": "core"})
+    elif how == "core executemany":
+        session.execute(AUDIT_INSERT, [{"k": "m1"}, {"k": "m2"}, {"k": "m3"}])
+    elif how == "orm flush":
+        session.add(Customer(id=1, reseller=1, username="tx", password_sealed=b""))
+        session.flush()
+    else:
+        raise AssertionError(how)
+
+
+WAYS = ["raw statement", "raw batch", "row insert", "core statement", "core executemany", "orm flush"]
+
+
+@pytest.mark.parametrize("how", WAYS)
+def test_a_request_that_fails_keeps_nothing_it_wrote(database, how):
+    """Whichever way a request writes first (after a read, which on PostgreSQL runs before
+    the transaction opens), a failure later in the request rolls all of it back."""
+    with pytest.raises(RuntimeError, match="later failure"), database.transaction() as session:
+        assert raw_first(session.connection(), RAW_COUNT, ()) == (0,)
+        _write(session, how)
+        _write(session, "orm flush" if how != "orm flush" else "raw statement")
+        raise RuntimeError("later failure")
+    assert _written(database) == (0, 0)
+
+
+@pytest.mark.parametrize("how", WAYS)
+def test_a_request_that_ends_well_keeps_what_it_wrote(database, how):
+    with database.transaction() as session:
+        _write(session, how)
+    audit, customers = _written(database)
+    assert (audit, customers) == {"raw batch": (2, 0), "core executemany": (3, 0), "orm flush": (0, 1)}.get(how, (1, 0))
+
+
+def test_postgresql_reads_before_the_first_write_run_outside_the_transaction(pg_database):
+    """A fixed read (Raw(reads=True)) before the first write needs no transaction; the first
+    write opens it; a SELECT run through SQLAlchemy opens it too, since it may lock."""
+    with pg_database.transaction() as session:
+        conn = session.connection()
+        status = conn.connection.dbapi_connection.get_transaction_status
+        raw_first(conn, RAW_COUNT, ())
+        assert status() == IDLE
+        raw_execute(conn, RAW_AUDIT_INSERT, ("first write",))
+        assert status() == IN_TRANSACTION
+    with pg_database.transaction() as session:
+        session.execute(text("SELECT pg_advisory_xact_lock(42)"))
+        assert session.connection().connection.dbapi_connection.get_transaction_status() == IN_TRANSACTION
+    assert _written(pg_database) == (1, 0)
+
+
+def test_postgresql_commit_of_a_transaction_in_which_a_statement_failed_is_refused(pg_database):
+    """PostgreSQL answers COMMIT after a failed statement with a silent ROLLBACK; here the
+    commit raises instead, so a caller that swallowed the error cannot report success."""
+    with pytest.raises(DBAPIError, match="rolled back, not committed"), pg_database.transaction() as session:
+        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("before the failure",))
+        with pytest.raises(pg_database.engine.dialect.loaded_dbapi.IntegrityError):
+            raw_execute(session.connection(), RAW_BAD, ())
+    assert _written(pg_database) == (0, 0)
+
+
+def test_postgresql_transaction_committed_with_its_last_statement(pg_database):
+    """raw_batch(..., finish=True) sends the COMMIT with the statements; after it the request
+    may still read, but a write would land outside the transaction and is refused."""
+    with pg_database.transaction() as session:
+        conn = session.connection()
+        raw_execute(conn, RAW_AUDIT_INSERT, ("one",))
+        raw_batch(conn, [RAW_AUDIT_INSERT], [("two",)], finish=True)
+        assert conn.connection.dbapi_connection.get_transaction_status() == IDLE
+        assert raw_first(conn, RAW_COUNT, ()) == (2,)
+        with pytest.raises(RuntimeError, match="after the transaction's last"):
+            raw_execute(conn, RAW_AUDIT_INSERT, ("three",))
+        session.add(Customer(id=2, reseller=2, username="late", password_sealed=b""))
+        with pytest.raises(RuntimeError, match="after the transaction's last"):
+            session.flush()
+        session.expunge_all()
+    assert _written(pg_database) == (2, 0)
+    with pg_database.transaction() as session:  # the next request on that connection writes as usual
+        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("next request",))
+    assert _written(pg_database) == (3, 0)
+
+
+def test_postgresql_connection_given_back_in_a_transaction_is_rolled_back(pg_database):
+    """A connection that goes back to the pool with a transaction open (a caller that never
+    committed, or used the driver directly) is rolled back before anyone reuses it."""
+    with pg_database.engine.connect() as conn:
+        conn.execute(AUDIT_INSERT, {"k": "never committed"})
+    raw = pg_database.engine.raw_connection()
+    cursor = raw.cursor()
+    cursor.execute("BEGIN; INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
+                   "VALUES (%s, 't', false, 'create', 'test', 'driver', '{}')", (datetime(2026, 1, 1),))  # fmt: skip
+    assert raw.dbapi_connection.get_transaction_status() == IN_TRANSACTION
+    raw.close()
+    with pg_database.engine.connect() as conn:
+        assert conn.connection.dbapi_connection.get_transaction_status() == IDLE
+    assert _written(pg_database) == (0, 0)
