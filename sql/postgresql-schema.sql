@@ -442,5 +442,11 @@ INSERT INTO reseller_sizes (reseller, customers) SELECT reseller, count(*) FROM 
 
 UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
 
+-- Running upgrade 0005 -> 0006
+
+CREATE OR REPLACE FUNCTION ngn_refuse(reason text) RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'NG001', MESSAGE = reason; END $$;
+
+UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005';
+
 COMMIT;
 

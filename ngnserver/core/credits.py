@@ -91,8 +91,8 @@ _RAW_BUMP = Raw("UPDATE credit_usage SET used = used + ? WHERE scope = ? AND hol
 _RAW_RELEASE = Raw(
     "UPDATE credit_usage SET used = used - ? WHERE scope = ? AND holder = ? AND credit = ? AND used >= ?"
 )
-_RAW_USED = Raw("SELECT used FROM credit_usage WHERE scope = ? AND holder = ? AND credit = ?")
-_RAW_LIMIT = Raw(**{dialect: _LIMIT_SQL.format(digits=digits) for dialect, digits in _DIGITS.items()})
+_RAW_USED = Raw("SELECT used FROM credit_usage WHERE scope = ? AND holder = ? AND credit = ?", reads=True)
+_RAW_LIMIT = Raw(reads=True, **{dialect: _LIMIT_SQL.format(digits=digits) for dialect, digits in _DIGITS.items()})
 _NO_BOUND = 2**62
 
 
@@ -134,20 +134,75 @@ def charge(session: Session, credit: Credit, holders: Holders, n: int = 1, limit
     for scope, holder in _keys(holders):
         if _bump(session, scope, holder, credit, n, limited):
             continue
-        used = _used(session, scope, holder, credit)
-        if used is None:
+        if _used(session, scope, holder, credit) is None:
             _ensure_rows(session, [(scope, holder)], credit)
             if _bump(session, scope, holder, credit, n, limited):
                 continue
-            used = _used(session, scope, holder, credit)
+        raise _exhausted(session, scope, holder, credit, n)
+
+
+def _exhausted(session: Session, scope: str, holder: int, credit: Credit, n: int) -> NGNError:
+    used = _used(session, scope, holder, credit) or 0
+    limit = _limit(session, holder, credit)
+    if limit is None and scope == RESELLER:
+        limit = 0
+    return NGNError(
+        E.CREDIT_EXHAUSTED,
+        f"{LABELS[credit]} credit of {scope} {holder} is exhausted "
+        f"({used} of {limit} used{'' if n == 1 else f'; {n} more needed'}).",
+    )
+
+
+def refusal(session: Session, credit: Credit, holders: Holders, n: int = 1) -> NGNError:
+    """The CREDIT_EXHAUSTED Fault for a charge of ``holders`` that was refused (by
+    ``charging_sql``, in a transaction since rolled back): it names the first holder whose
+    credit does not allow ``n`` more, read now."""
+    keys = _keys(holders)
+    for scope, holder in keys:
         limit = _limit(session, holder, credit)
-        if limit is None and scope == RESELLER:
-            limit = 0
-        raise NGNError(
-            E.CREDIT_EXHAUSTED,
-            f"{LABELS[credit]} credit of {scope} {holder} is exhausted "
-            f"({used} of {limit} used{'' if n == 1 else f'; {n} more needed'}).",
-        )
+        if limit is None:
+            limit = 0 if scope == RESELLER else _NO_BOUND
+        if (_used(session, scope, holder, credit) or 0) + n > limit:
+            return _exhausted(session, scope, holder, credit, n)
+    # a concurrent deletion freed a unit since: name the reseller, whose credit was spent
+    return _exhausted(session, *keys[-1], credit, n)
+
+
+# One statement that charges a record's holders, for PostgreSQL's creations written as one
+# statement: an upsert creates the counters not there yet, and charges only where the
+# holder's limit allows (the row lock makes concurrent charges wait and re-check, as the
+# UPDATE of _bump does). A row comes back per counter charged, so fewer rows than holders
+# means a refusal.
+_UPSERT_LIMIT = (
+    "COALESCE((SELECT CASE WHEN {digits} THEN CAST(value AS BIGINT) END FROM customer_properties "
+    "WHERE customer_id = {t}.holder AND name = {t}.credit), CASE WHEN {t}.scope = 'reseller' THEN 0 ELSE "
+    f"{_NO_BOUND} END)"
+)
+
+
+def charging_sql(holders_count: int) -> str:
+    """The charging statement (PostgreSQL, ``?`` placeholders) for that many holders; its
+    parameters come from ``charging_parameters``."""
+    if holders_count == 0:
+        return "SELECT 1 WHERE FALSE"
+    values = ", ".join(["(?, CAST(? AS INTEGER), ?)"] * holders_count)
+    digits = _DIGITS["postgresql"]
+    return (
+        "INSERT INTO credit_usage AS u (scope, holder, credit, used) "
+        f"SELECT v.scope, v.holder, v.credit, CAST(? AS INTEGER) FROM (VALUES {values}) AS v (scope, holder, credit) "
+        f"WHERE NOT CAST(? AS BOOLEAN) OR CAST(? AS INTEGER) <= {_UPSERT_LIMIT.format(digits=digits, t='v')} "
+        "ON CONFLICT (scope, holder, credit) DO UPDATE SET used = u.used + excluded.used "
+        f"WHERE NOT CAST(? AS BOOLEAN) OR u.used + excluded.used <= {_UPSERT_LIMIT.format(digits=digits, t='u')} "
+        "RETURNING 1"
+    )
+
+
+def charging_parameters(credit: Credit, holders: Holders, n: int, limited: bool) -> tuple[int, list[Any]]:
+    """How many holders ``charging_sql`` charges for this record, and its parameters."""
+    keys = _keys(holders)
+    if not keys:
+        return 0, []
+    return len(keys), [n, *(value for key in keys for value in (*key, credit.value)), limited, n, limited]
 
 
 def release(session: Session, credit: Credit, holders: Holders, n: int = 1) -> None:

@@ -46,6 +46,7 @@ class _TableInsert:
         )
         if self.serial is not None:
             sql += f" RETURNING {quote(self.serial.name)}"
+        self.sql = sql
         self.statement = Raw(sql)
         self.serial_key = mapper.get_property_by_column(self.serial).key if self.serial is not None else None
 
@@ -82,7 +83,7 @@ def insert(session: Session, model: type, row: Row, duplicate: tuple[ErrorCode, 
     try:
         found = raw_first(connection, table_insert.statement, table_insert.parameters(row))
     except connection.dialect.loaded_dbapi.IntegrityError as exc:
-        if duplicate is None or not _is_unique_violation(exc):
+        if duplicate is None or not is_unique_violation(exc):
             raise
         raise NGNError(*duplicate) from None
     if table_insert.serial_key is not None and found is not None:
@@ -104,7 +105,16 @@ def insert_all(session: Session, rows: Sequence[tuple[type, Row]]) -> None:
     raw_batch(connection, statements, parameters)
 
 
-def _is_unique_violation(exc: Exception) -> bool:
+def insert_sql(session: Session, model: type, row: Row) -> tuple[str, list[Any]]:
+    """The INSERT of ``row`` (``?`` placeholders; RETURNING the generated id, if the table
+    has one) and its parameters, for a caller that writes it into a larger statement. The
+    row is checked and completed with its defaults as ``insert`` does."""
+    lengths.check_row(model, row)
+    table_insert = _insert_for(model, session.connection())
+    return table_insert.sql, table_insert.parameters(row)
+
+
+def is_unique_violation(exc: Exception) -> bool:
     """A driver's IntegrityError for a unique key (not a foreign key or a check)."""
     return getattr(exc, "pgcode", None) == "23505" or getattr(exc, "sqlite_errorname", None) in (
         "SQLITE_CONSTRAINT_UNIQUE",

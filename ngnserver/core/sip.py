@@ -18,14 +18,14 @@ from sqlalchemy import BigInteger, and_, cast, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ngnserver.core import audit, credits, ownership, records, rows
+from ngnserver.core import audit, credits, lengths, ownership, records, rows
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import Credit, Right
 from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
 from ngnserver.core.sealing import PasswordSealer
-from ngnserver.db import Raw, raw_first
+from ngnserver.db import Raw, raw_batch, raw_first, rollback_failed
 from ngnserver.models import CustomerProperty
 from ngnserver.models.audit import AuditEntry
 from ngnserver.models.base import utcnow
@@ -100,6 +100,10 @@ class _DomainRow(NamedTuple):
     reseller: int
 
 
+# SIP account creation on PostgreSQL, per number of credit holders (_create_account_at_once)
+_CREATE_ACCOUNT: dict[int, Raw] = {}
+REFUSED = "NG001"  # ngn_refuse's SQLSTATE (migration 0006)
+
 _DOMAIN_AND_TAKEN_SQL = (
     "SELECT d.id, d.domain, d.customer, d.reseller, "
     "EXISTS (SELECT 1 FROM sip_accounts a WHERE a.domain = d.domain AND a.username = ?) "
@@ -107,9 +111,9 @@ _DOMAIN_AND_TAKEN_SQL = (
 )
 # per role, the domains the caller may see (records.visible: domains have no owner)
 _DOMAIN_AND_TAKEN = {
-    Role.ADMIN: Raw(_DOMAIN_AND_TAKEN_SQL),
-    Role.RESELLER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.reseller = ?"),
-    Role.CUSTOMER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.customer = ?"),
+    Role.ADMIN: Raw(_DOMAIN_AND_TAKEN_SQL, reads=True),
+    Role.RESELLER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.reseller = ?", reads=True),
+    Role.CUSTOMER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.customer = ?", reads=True),
 }
 
 
@@ -265,10 +269,7 @@ class Sip:
         prepaid = bool(fields.get("prepaid")) or PREPAID in groups
         groups = sorted(set(groups) | {PREPAID}) if prepaid else groups
         self._check_rights(domain, before=set(), after=set(groups), prepaid_before=False, prepaid_after=prepaid)
-        credits.charge(
-            self.session, Credit.SIP_ACCOUNT, Holders.of(domain.reseller, domain.customer, owner),
-            limited=records.limited(caller),
-        )  # fmt: skip
+        holders = Holders.of(domain.reseller, domain.customer, owner)
         account: rows.Row = {
             "username": username,
             "domain": domain.domain,
@@ -279,15 +280,55 @@ class Sip:
             "password_sealed": self.sealer.seal(fields.get("password") or ""),
         }
         account.update(_account_fields_given(fields))
+        history = audit.entry(caller, "create", "sip_account", f"{username}@{domain.domain}", records.given(fields))
+        limited = records.limited(caller)
         # written on the driver (core/rows.py): nothing reads the new rows back in this request
-        rows.insert(self.session, SipAccount, account, duplicate=(E.SIP_ACCOUNT_EXISTS, exists_message))
-        address = f"{username}@{domain.domain}"
-        history = audit.entry(caller, "create", "sip_account", address, records.given(fields))
-        rows.insert_all(
-            self.session,
-            [*((SipGroupMember, {"account_id": account["id"], "name": g}) for g in groups), (AuditEntry, history)],
-        )
+        if self.session.connection().dialect.name == "postgresql":
+            self._create_account_at_once(account, groups, history, holders, limited, exists_message)
+        else:
+            credits.charge(self.session, Credit.SIP_ACCOUNT, holders, limited=limited)
+            rows.insert(self.session, SipAccount, account, duplicate=(E.SIP_ACCOUNT_EXISTS, exists_message))
+            rows.insert_all(
+                self.session,
+                [*((SipGroupMember, {"account_id": account["id"], "name": g}) for g in groups), (AuditEntry, history)],
+            )
         return NewAccount(groups=[NewGroup(name=g) for g in groups], **account)
+
+    def _create_account_at_once(
+        self, account: rows.Row, groups: list[str], history: rows.Row, holders: Holders, limited: bool, exists: str
+    ) -> None:
+        """PostgreSQL: the credit charge, the account, its groups and the audit row in one
+        statement, sent with the COMMIT, where the steps on SQLite take a statement each.
+        A credit that does not allow the account makes the statement fail (``ngn_refuse``,
+        migration 0006), so nothing of it stays; then the Fault names the holder."""
+        session = self.session
+        connection = session.connection()
+        charged, charge_parameters = credits.charging_parameters(Credit.SIP_ACCOUNT, holders, 1, limited)
+        account_sql, account_parameters = rows.insert_sql(session, SipAccount, account)
+        for name in groups:
+            lengths.check_row(SipGroupMember, {"account_id": 0, "name": name})
+        history_sql, history_parameters = rows.insert_sql(session, AuditEntry, history)
+        statement = _CREATE_ACCOUNT.get(charged)
+        if statement is None:
+            statement = _CREATE_ACCOUNT[charged] = Raw(
+                f"WITH charged AS ({credits.charging_sql(charged)}), account AS ({account_sql}), "
+                "members AS (INSERT INTO sip_account_groups (account_id, name) "
+                "SELECT account.id, name FROM account, unnest(CAST(? AS TEXT[])) AS name), "
+                f"history AS ({history_sql}) "
+                "SELECT ngn_refuse('credit') FROM (SELECT count(*) AS n FROM charged) AS c WHERE c.n < ?"
+            )
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("unflushed changes would be left out of the transaction")
+        parameters = [*charge_parameters, *account_parameters, groups, *history_parameters, charged]
+        try:
+            raw_batch(connection, [statement], [parameters], finish=True)
+        except connection.dialect.loaded_dbapi.Error as exc:
+            if rows.is_unique_violation(exc):
+                raise NGNError(E.SIP_ACCOUNT_EXISTS, exists) from None
+            if getattr(exc, "pgcode", None) != REFUSED:
+                raise
+            rollback_failed(connection)
+            raise credits.refusal(session, Credit.SIP_ACCOUNT, holders) from None
 
     def _domain_row_and_taken(self, name: str | None, username: str) -> tuple[Any, bool]:
         """The domain's key columns, as ``domain_row``, and whether ``username`` is taken in
