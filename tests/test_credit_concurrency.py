@@ -21,12 +21,17 @@ def credit(value: int) -> dict[str, str]:
     return {"name": "sip_credit", "value": str(value), "category": "credit", "permission": "admin"}
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
+@pytest.fixture(params=["postgresql", "postgresql-unprepared", "sqlite"])
 def running(request, tmp_path):
-    url = ""
-    if request.param == "postgresql":
+    """The server on each backend; "postgresql-unprepared" as behind PgBouncer in
+    transaction mode (no server-side prepared statements)."""
+    url, settings = "", {}
+    backend = request.param.partition("-")[0]
+    if backend == "postgresql":
         url = request.getfixturevalue("postgres").create_database("credit_race")
-    deployment = Deployment(request.param, tmp_path, url)
+    if request.param == "postgresql-unprepared":
+        settings["NGNSERVER_PREPARED_STATEMENTS"] = "false"
+    deployment = Deployment(backend, tmp_path, url, settings=settings)
     server = deployment.start()
     yield deployment, server
     deployment.stop_all()

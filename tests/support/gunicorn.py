@@ -104,6 +104,7 @@ class Deployment:
     database_url: str = ""
     admin: tuple[str, str] | None = ADMIN
     servers: list[Gunicorn] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # more NGNSERVER_* variables
 
     @property
     def state_dir(self) -> Path:
@@ -130,6 +131,7 @@ class Deployment:
             env["NGNSERVER_DATABASE_URL"] = self.database_url
         if self.admin:
             env["NGNSERVER_ADMIN_USERNAME"], env["NGNSERVER_ADMIN_PASSWORD"] = self.admin
+        env.update(self.settings)
         n = len(self.servers)
         port = _free_port()
         stdout, stderr = self.root / f"stdout-{n}.log", self.root / f"stderr-{n}.log"
