@@ -41,18 +41,9 @@ def make_engine(url: str, prepared: bool = True) -> Engine:
             cursor.execute("PRAGMA wal_autocheckpoint=0")  # see Database._checkpoint_now_and_then
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            # A writer takes the write lock at BEGIN: two processes that read and then write
-            # would otherwise deadlock on the lock upgrade and fail at once. A request that
-            # only reads (Database._reads) sends no BEGIN: each of its statements is its own
-            # read transaction, as on PostgreSQL. Straight to the driver: this runs on every
-            # request, and the statement machinery would cost more than the BEGIN itself.
-            if conn.info.get(READS_ONLY):
-                return
-            conn.connection.driver_connection.execute(
-                "BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN"
-            )
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_begin_with_first_statement(conn, cursor, _statement, _parameters, _context, _many):  # type: ignore[no-untyped-def]
+            _sqlite_begin(conn.info, cursor.connection)
 
         return engine
     return _postgresql_engine(url, prepared)
@@ -165,7 +156,28 @@ def _postgresql_engine(url: str, prepared: bool) -> Engine:
 PING_AFTER_IDLE_SECONDS = 5.0
 CHECKPOINT_EVERY_WRITES = 100  # per process; SQLite's default is about every 1000 WAL pages
 READ_ONLY = "read_only"  # Session.info key: the session must not write
-READS_ONLY = "reads_only"  # Connection.info key, while a read session uses it: no BEGIN (SQLite)
+READS_ONLY = "reads_only"  # Connection.info key, while a read session uses it: no BEGIN
+TURN = "ngn_writer_turn"  # Connection.info key, in a SQLite write session: its _WriterTurn
+
+
+def _sqlite_begin(info: dict[str, Any], dbapi_conn: Any) -> None:
+    """Open the transaction, on SQLite, before a statement that may write (every statement
+    SQLAlchemy runs, and ``Raw`` statements other than plain reads): in a write session,
+    the writers' turn first (``_WriterTurn``), then BEGIN IMMEDIATE, which takes SQLite's
+    write lock at once (two processes that read and then write would otherwise deadlock on
+    the lock upgrade and fail). The plain reads before it (authentication, "does the domain
+    exist") run on their own, outside the turn, so a writer holds the turn only while it
+    writes; a read session sends no BEGIN at all. pysqlite's own BEGIN is off
+    (isolation_level None), and a pysqlite commit or rollback ends what is open."""
+    if info.get(READS_ONLY) or dbapi_conn.in_transaction:
+        return
+    if info.get("write"):
+        turn = info.get(TURN)
+        if turn is not None:
+            turn.take()
+        dbapi_conn.execute("BEGIN IMMEDIATE")
+    else:
+        dbapi_conn.execute("BEGIN")
 
 
 @event.listens_for(Session, "before_flush")
@@ -197,18 +209,26 @@ class Database:
             with self._reads() as session:
                 yield session
             return
-        # the connection and the session are set up before the writers' turn and closed
-        # after it: a SQLite writer holds the turn for as short a time as it can
+        # The transaction opens with the first statement that may write (PostgresDialect,
+        # _sqlite_begin): a SQLite writer takes the writers' turn only then, and gives it up
+        # when the transaction has ended; the connection and the session are set up and
+        # closed outside it.
+        turn = _WriterTurn(self) if self._writer_lock else None
         with (
             self.engine.connect() as conn,
             Session(bind=conn, expire_on_commit=False, autoflush=True) as session,
         ):
             conn.info["write"] = True
+            conn.info[TURN] = turn
             session.info[READ_ONLY] = False
-            with self._writers_in_turn(True), conn.begin():
-                yield session
-                session.flush()
-            if self._writer_lock:
+            try:
+                with conn.begin():
+                    yield session
+                    session.flush()
+            finally:
+                conn.info.pop(TURN, None)
+                wrote = turn is not None and turn.release()
+            if wrote:
                 self._checkpoint_now_and_then(conn)
 
     def _checkpoint_now_and_then(self, conn: Connection) -> None:
@@ -242,24 +262,6 @@ class Database:
             finally:
                 conn.info.pop(READS_ONLY, None)
 
-    @contextmanager
-    def _writers_in_turn(self, write: bool) -> Iterator[None]:
-        """On SQLite, writers of every process take turns on an OS file lock before BEGIN
-        IMMEDIATE. SQLite's own busy handler sleeps 1 to 100 ms between tries, so under
-        several gunicorn workers a waiting writer slept through most of the time the lock
-        was free; a blocked flock wakes the moment the holder commits."""
-        if not (write and self._writer_lock):
-            yield
-            return
-        # threads of one process share the open lock file, so they take turns on a mutex first
-        with self._thread_turns:
-            handle = self._lock_handle()
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
     def _lock_handle(self) -> int:
         """The lock file, opened once per process: flock belongs to an open file, which a
         forked worker would share with its parent, so a child opens its own."""
@@ -292,6 +294,43 @@ class Database:
         if self._lock_fd is not None and self._lock_pid == os.getpid():
             os.close(self._lock_fd)
         self._lock_fd = None
+
+
+class _WriterTurn:
+    """A SQLite write transaction's turn among the writers of every process: an OS file lock
+    taken before BEGIN IMMEDIATE. SQLite's own busy handler sleeps 1 to 100 ms between tries,
+    so under several gunicorn workers a waiting writer slept through most of the time the
+    lock was free; a blocked flock wakes the moment the holder gives it up. Threads of one
+    process share the open lock file, so they take turns on a mutex first."""
+
+    __slots__ = ("_database", "_taken")
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._taken = False
+
+    def take(self) -> None:
+        if self._taken:
+            return
+        database = self._database
+        database._thread_turns.acquire()
+        try:
+            fcntl.flock(database._lock_handle(), fcntl.LOCK_EX)
+        except BaseException:
+            database._thread_turns.release()
+            raise
+        self._taken = True
+
+    def release(self) -> bool:
+        """Give the turn up (after the commit or rollback); whether it was taken."""
+        if not self._taken:
+            return False
+        self._taken = False
+        try:
+            fcntl.flock(self._database._lock_handle(), fcntl.LOCK_UN)
+        finally:
+            self._database._thread_turns.release()
+        return True
 
 
 def _writer_lock_path(engine: Engine) -> str | None:
@@ -375,14 +414,20 @@ def _sql(connection: Connection, statements: Sequence[Raw], cursor: Any, finish:
     return begin + sql
 
 
+def _one(connection: Connection, statement: Raw, cursor: Any) -> str:
+    """The SQL that runs ``statement`` alone, with the transaction opened as it needs."""
+    if connection.dialect.name == "postgresql":
+        return _sql(connection, (statement,), cursor)
+    if not statement.reads:
+        _sqlite_begin(connection.info, connection.connection.driver_connection)
+    return statement.sql_for(connection, cursor)
+
+
 def raw_execute(connection: Connection, statement: Raw, params: Sequence[Any]) -> int:
     """Run a fixed INSERT/UPDATE/DELETE on the driver; the number of rows it changed."""
     cursor = connection.connection.driver_connection.cursor()
     try:
-        if connection.dialect.name == "postgresql":
-            cursor.execute(_sql(connection, (statement,), cursor), tuple(params))
-        else:
-            cursor.execute(statement.sql_for(connection, cursor), tuple(params))
+        cursor.execute(_one(connection, statement, cursor), tuple(params))
         return cursor.rowcount
     finally:
         cursor.close()
@@ -395,10 +440,7 @@ def raw_first(
     when there is none, or the statement returns no rows at all."""
     cursor = connection.connection.driver_connection.cursor()
     try:
-        if connection.dialect.name == "postgresql":
-            cursor.execute(_sql(connection, (statement,), cursor), tuple(params))
-        else:
-            cursor.execute(statement.sql_for(connection, cursor), tuple(params))
+        cursor.execute(_one(connection, statement, cursor), tuple(params))
         return cursor.fetchone() if cursor.description is not None else None
     finally:
         cursor.close()
@@ -426,7 +468,7 @@ def raw_batch(
                 connection.info[FINISHED] = True
         else:
             for statement, values in zip(statements, params, strict=True):
-                cursor.execute(statement.sql_for(connection, cursor), tuple(values))
+                cursor.execute(_one(connection, statement, cursor), tuple(values))
     finally:
         cursor.close()
 
@@ -444,8 +486,10 @@ def driver_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list
     tuples (no statement compilation, no result processing: SQLite gives timestamps as text
     and booleans as 0/1). ``sql`` uses ``?`` placeholders and holds no literal ``%``. Fixed
     statements use ``Raw`` instead."""
-    if connection.dialect.paramstyle != "qmark":
+    if connection.dialect.name == "postgresql":
         sql = _begin_prefix(connection) + sql.replace("?", "%s")
+    else:
+        _sqlite_begin(connection.info, connection.connection.driver_connection)
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.execute(sql, tuple(params))

@@ -5,6 +5,8 @@ that every way of writing is inside the transaction, and that nothing of a faile
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -113,6 +115,45 @@ def test_postgresql_reads_before_the_first_write_run_outside_the_transaction(pg_
         session.execute(text("SELECT pg_advisory_xact_lock(42)"))
         assert session.connection().connection.dbapi_connection.get_transaction_status() == IN_TRANSACTION
     assert _written(pg_database) == (1, 0)
+
+
+def test_sqlite_writer_takes_its_turn_at_its_first_write(tmp_path):
+    """On SQLite the writers take turns (a file lock, then BEGIN IMMEDIATE); a write request
+    takes its turn at its first write, so its plain reads before it (authentication, the
+    domain check) do not hold the other writers up, and gives it up when it ends."""
+    path = tmp_path / "turn.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+
+    def turn_is_free() -> bool:
+        fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)  # (closing gives up a lock taken here)
+        return True
+
+    try:
+        with database.transaction() as session:
+            conn = session.connection()
+            driver = conn.connection.driver_connection
+            raw_first(conn, RAW_COUNT, ())
+            assert not driver.in_transaction and turn_is_free()
+            raw_execute(conn, RAW_AUDIT_INSERT, ("first write",))
+            assert driver.in_transaction and not turn_is_free()
+        assert turn_is_free()
+        with database.transaction() as session:  # any statement SQLAlchemy runs may write
+            session.execute(text("SELECT count(*) FROM customers"))
+            assert not turn_is_free()
+        with pytest.raises(RuntimeError), database.transaction() as session:
+            raw_execute(session.connection(), RAW_AUDIT_INSERT, ("rolled back",))
+            raise RuntimeError("the turn is given up on failure too")
+        assert turn_is_free()
+        assert _written(database) == (1, 0)
+    finally:
+        database.dispose()
 
 
 def test_postgresql_commit_of_a_transaction_in_which_a_statement_failed_is_refused(pg_database):
