@@ -247,8 +247,8 @@ class Database:
         PostgreSQL two round trips less (see PostgresDialect), on SQLite half the cost of an
         empty transaction. Under PostgreSQL's READ COMMITTED each statement of a transaction
         takes its own snapshot anyway; SQLite's statements now do the same, so both backends
-        read alike. A read through the ORM still opens a (read)
-        transaction for the rest of the request. A write through this session is refused."""
+        read alike; every statement, the ORM's too, is its own read transaction. A write
+        through this session is refused."""
         with (
             self.engine.connect() as conn,
             Session(bind=conn, expire_on_commit=False, autoflush=False) as session,
