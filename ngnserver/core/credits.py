@@ -169,11 +169,14 @@ def refusal(session: Session, credit: Credit, holders: Holders, n: int = 1) -> N
 
 
 # One statement that charges a record's holders, for PostgreSQL's creations written as one
-# statement: an upsert creates the counters not there yet, and charges only where the
-# holder's limit allows (the row lock makes concurrent charges wait and re-check, as the
-# UPDATE of _bump does). A row comes back per counter charged, so fewer rows than holders
-# means a refusal.
-_UPSERT_LIMIT = (
+# statement; a row comes back per counter charged, so fewer rows than holders means a
+# refusal. One holder (the usual case): a conditional UPDATE, as _bump, with the limit read
+# in the same statement; a holder whose counter is not there yet is refused, so the caller
+# of a refused charge makes sure the counters exist (ensure_counters) and tries once more. Several holders: an upsert, which also
+# creates missing counters, and charges the holders in one order (the VALUES list, sorted
+# as _keys), so that two transactions never wait for each other in a cycle; the row lock
+# of either makes concurrent charges wait and re-check.
+_CHARGE_LIMIT = (
     "COALESCE((SELECT CASE WHEN {digits} THEN CAST(value AS BIGINT) END FROM customer_properties "
     "WHERE customer_id = {t}.holder AND name = {t}.credit), CASE WHEN {t}.scope = 'reseller' THEN 0 ELSE "
     f"{_NO_BOUND} END)"
@@ -183,16 +186,23 @@ _UPSERT_LIMIT = (
 def charging_sql(holders_count: int) -> str:
     """The charging statement (PostgreSQL, ``?`` placeholders) for that many holders; its
     parameters come from ``charging_parameters``."""
+    digits = _DIGITS["postgresql"]
     if holders_count == 0:
         return "SELECT 1 WHERE FALSE"
+    if holders_count == 1:
+        return (
+            "UPDATE credit_usage AS u SET used = u.used + CAST(? AS INTEGER) "
+            "WHERE u.scope = ? AND u.holder = CAST(? AS INTEGER) AND u.credit = ? "
+            f"AND (NOT CAST(? AS BOOLEAN) OR u.used + CAST(? AS INTEGER) <= {_CHARGE_LIMIT.format(digits=digits, t='u')}) "
+            "RETURNING 1"
+        )
     values = ", ".join(["(?, CAST(? AS INTEGER), ?)"] * holders_count)
-    digits = _DIGITS["postgresql"]
     return (
         "INSERT INTO credit_usage AS u (scope, holder, credit, used) "
         f"SELECT v.scope, v.holder, v.credit, CAST(? AS INTEGER) FROM (VALUES {values}) AS v (scope, holder, credit) "
-        f"WHERE NOT CAST(? AS BOOLEAN) OR CAST(? AS INTEGER) <= {_UPSERT_LIMIT.format(digits=digits, t='v')} "
+        f"WHERE NOT CAST(? AS BOOLEAN) OR CAST(? AS INTEGER) <= {_CHARGE_LIMIT.format(digits=digits, t='v')} "
         "ON CONFLICT (scope, holder, credit) DO UPDATE SET used = u.used + excluded.used "
-        f"WHERE NOT CAST(? AS BOOLEAN) OR u.used + excluded.used <= {_UPSERT_LIMIT.format(digits=digits, t='u')} "
+        f"WHERE NOT CAST(? AS BOOLEAN) OR u.used + excluded.used <= {_CHARGE_LIMIT.format(digits=digits, t='u')} "
         "RETURNING 1"
     )
 
@@ -202,7 +212,15 @@ def charging_parameters(credit: Credit, holders: Holders, n: int, limited: bool)
     keys = _keys(holders)
     if not keys:
         return 0, []
+    if len(keys) == 1:
+        return 1, [n, *keys[0], credit.value, limited, n]
     return len(keys), [n, *(value for key in keys for value in (*key, credit.value)), limited, n, limited]
+
+
+def ensure_counters(session: Session, credit: Credit, holders: Holders) -> None:
+    """Create the holders' counters that are not there yet (at 0), in one statement; one
+    that another transaction is creating is waited for."""
+    _ensure_rows(session, _keys(holders), credit)
 
 
 def release(session: Session, credit: Credit, holders: Holders, n: int = 1) -> None:

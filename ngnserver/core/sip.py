@@ -300,7 +300,8 @@ class Sip:
         """PostgreSQL: the credit charge, the account, its groups and the audit row in one
         statement, sent with the COMMIT, where the steps on SQLite take a statement each.
         A credit that does not allow the account makes the statement fail (``ngn_refuse``,
-        migration 0006), so nothing of it stays; then the Fault names the holder."""
+        migration 0006), so nothing of it stays; then the Fault names the holder. (The reads
+        before it ran outside the transaction, so sending it again is the whole retry.)"""
         session = self.session
         connection = session.connection()
         charged, charge_parameters = credits.charging_parameters(Credit.SIP_ACCOUNT, holders, 1, limited)
@@ -320,15 +321,21 @@ class Sip:
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("unflushed changes would be left out of the transaction")
         parameters = [*charge_parameters, *account_parameters, groups, *history_parameters, charged]
-        try:
-            raw_batch(connection, [statement], [parameters], finish=True)
-        except connection.dialect.loaded_dbapi.Error as exc:
-            if rows.is_unique_violation(exc):
-                raise NGNError(E.SIP_ACCOUNT_EXISTS, exists) from None
-            if getattr(exc, "pgcode", None) != REFUSED:
-                raise
-            rollback_failed(connection)
-            raise credits.refusal(session, Credit.SIP_ACCOUNT, holders) from None
+        for first_try in (True, False):
+            try:
+                raw_batch(connection, [statement], [parameters], finish=True)
+                return
+            except connection.dialect.loaded_dbapi.Error as exc:
+                if rows.is_unique_violation(exc):
+                    raise NGNError(E.SIP_ACCOUNT_EXISTS, exists) from None
+                if getattr(exc, "pgcode", None) != REFUSED:
+                    raise
+                rollback_failed(connection)
+            # refused, perhaps only because a holder's first record found no counter to
+            # charge: once more with every counter there (a second refusal is the answer)
+            if not first_try:
+                raise credits.refusal(session, Credit.SIP_ACCOUNT, holders)
+            credits.ensure_counters(session, Credit.SIP_ACCOUNT, holders)
 
     def _domain_row_and_taken(self, name: str | None, username: str) -> tuple[Any, bool]:
         """The domain's key columns, as ``domain_row``, and whether ``username`` is taken in
