@@ -78,10 +78,11 @@ _DIGITS = {
     "sqlite": "value <> '' AND length(value) <= 18 AND value NOT GLOB '*[^0-9]*'",
     "postgresql": "value ~ '^[0-9]{1,18}$'",
 }
-_LIMIT_SQL = (
+_LIMIT_OF = (
     "SELECT CASE WHEN {digits} THEN CAST(value AS BIGINT) END FROM customer_properties "
-    "WHERE customer_id = ? AND name = ?"
+    "WHERE customer_id = {holder} AND name = {credit}"
 )
+_LIMIT_SQL = _LIMIT_OF.replace("{holder}", "?").replace("{credit}", "?")
 _RAW_BUMP_BOUNDED = Raw(**{
     dialect: "UPDATE credit_usage SET used = used + ? WHERE scope = ? AND holder = ? AND credit = ? "
     f"AND used + ? <= COALESCE(({_LIMIT_SQL.format(digits=digits)}), ?)"
@@ -138,14 +139,19 @@ def charge(session: Session, credit: Credit, holders: Holders, n: int = 1, limit
             _ensure_rows(session, [(scope, holder)], credit)
             if _bump(session, scope, holder, credit, n, limited):
                 continue
-        raise _exhausted(session, scope, holder, credit, n)
+        raise _exhausted(scope, holder, credit, n, *_state(session, scope, holder, credit))
 
 
-def _exhausted(session: Session, scope: str, holder: int, credit: Credit, n: int) -> NGNError:
-    used = _used(session, scope, holder, credit) or 0
+def _state(session: Session, scope: str, holder: int, credit: Credit) -> tuple[int, int | None]:
+    """A holder's counter (0 when it has none) and its limit (None: a customer without the
+    credit property, bounded by its reseller only)."""
     limit = _limit(session, holder, credit)
     if limit is None and scope == RESELLER:
         limit = 0
+    return _used(session, scope, holder, credit) or 0, limit
+
+
+def _exhausted(scope: str, holder: int, credit: Credit, n: int, used: int, limit: int | None) -> NGNError:
     return NGNError(
         E.CREDIT_EXHAUSTED,
         f"{LABELS[credit]} credit of {scope} {holder} is exhausted "
@@ -159,50 +165,47 @@ def refusal(session: Session, credit: Credit, holders: Holders, n: int = 1) -> N
     credit does not allow ``n`` more, read now."""
     keys = _keys(holders)
     for scope, holder in keys:
-        limit = _limit(session, holder, credit)
-        if limit is None:
-            limit = 0 if scope == RESELLER else _NO_BOUND
-        if (_used(session, scope, holder, credit) or 0) + n > limit:
-            return _exhausted(session, scope, holder, credit, n)
+        used, limit = _state(session, scope, holder, credit)
+        if limit is not None and used + n > limit:
+            return _exhausted(scope, holder, credit, n, used, limit)
     # a concurrent deletion freed a unit since: name the reseller, whose credit was spent
-    return _exhausted(session, *keys[-1], credit, n)
+    scope, holder = keys[-1]
+    return _exhausted(scope, holder, credit, n, *_state(session, scope, holder, credit))
 
 
 # One statement that charges a record's holders, for PostgreSQL's creations written as one
 # statement; a row comes back per counter charged, so fewer rows than holders means a
 # refusal. One holder (the usual case): a conditional UPDATE, as _bump, with the limit read
-# in the same statement; a holder whose counter is not there yet is refused, so the caller
-# of a refused charge makes sure the counters exist (ensure_counters) and tries once more. Several holders: an upsert, which also
-# creates missing counters, and charges the holders in one order (the VALUES list, sorted
-# as _keys), so that two transactions never wait for each other in a cycle; the row lock
-# of either makes concurrent charges wait and re-check.
-_CHARGE_LIMIT = (
-    "COALESCE((SELECT CASE WHEN {digits} THEN CAST(value AS BIGINT) END FROM customer_properties "
-    "WHERE customer_id = {t}.holder AND name = {t}.credit), CASE WHEN {t}.scope = 'reseller' THEN 0 ELSE "
-    f"{_NO_BOUND} END)"
-)
+# in the same statement; a holder whose counter is not there yet is refused, so the caller of
+# a refused charge makes sure the counters exist (ensure_counters) and tries once more.
+# Several holders: an upsert, which also creates missing counters, and charges the holders in
+# one order (the VALUES list, sorted as _keys), so that two transactions never wait for each
+# other in a cycle; the row lock of either makes concurrent charges wait and re-check.
+def _charge_limit(counter: str) -> str:
+    """The limit of the holder of the counter row ``counter`` (an alias), with its default."""
+    limit = _LIMIT_OF.format(digits=_DIGITS["postgresql"], holder=f"{counter}.holder", credit=f"{counter}.credit")
+    return f"COALESCE(({limit}), CASE WHEN {counter}.scope = 'reseller' THEN 0 ELSE {_NO_BOUND} END)"
 
 
 def charging_sql(holders_count: int) -> str:
     """The charging statement (PostgreSQL, ``?`` placeholders) for that many holders; its
     parameters come from ``charging_parameters``."""
-    digits = _DIGITS["postgresql"]
     if holders_count == 0:
         return "SELECT 1 WHERE FALSE"
     if holders_count == 1:
         return (
             "UPDATE credit_usage AS u SET used = u.used + CAST(? AS INTEGER) "
             "WHERE u.scope = ? AND u.holder = CAST(? AS INTEGER) AND u.credit = ? "
-            f"AND (NOT CAST(? AS BOOLEAN) OR u.used + CAST(? AS INTEGER) <= {_CHARGE_LIMIT.format(digits=digits, t='u')}) "
+            f"AND (NOT CAST(? AS BOOLEAN) OR u.used + CAST(? AS INTEGER) <= {_charge_limit('u')}) "
             "RETURNING 1"
         )
     values = ", ".join(["(?, CAST(? AS INTEGER), ?)"] * holders_count)
     return (
         "INSERT INTO credit_usage AS u (scope, holder, credit, used) "
         f"SELECT v.scope, v.holder, v.credit, CAST(? AS INTEGER) FROM (VALUES {values}) AS v (scope, holder, credit) "
-        f"WHERE NOT CAST(? AS BOOLEAN) OR CAST(? AS INTEGER) <= {_CHARGE_LIMIT.format(digits=digits, t='v')} "
+        f"WHERE NOT CAST(? AS BOOLEAN) OR CAST(? AS INTEGER) <= {_charge_limit('v')} "
         "ON CONFLICT (scope, holder, credit) DO UPDATE SET used = u.used + excluded.used "
-        f"WHERE NOT CAST(? AS BOOLEAN) OR u.used + excluded.used <= {_CHARGE_LIMIT.format(digits=digits, t='u')} "
+        f"WHERE NOT CAST(? AS BOOLEAN) OR u.used + excluded.used <= {_charge_limit('u')} "
         "RETURNING 1"
     )
 
