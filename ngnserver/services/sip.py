@@ -269,9 +269,10 @@ class SipService(ServiceBase):
 
     @rpc(SipAccount, _returns=SipAccount, _port_type=PORT)
     def addAccount(ctx: RequestContext, account: dict[str, Any] | None) -> dict[str, Any]:
-        sip = _sip(ctx)
-        created = sip.add_account(account_fields(account or {}))
-        return account_to_wire(created, sip.password_of(created))
+        fields = account_fields(account or {})
+        created = _sip(ctx).add_account(fields)
+        # the password just sealed and stored, as sent (opening it again would cost a decrypt)
+        return account_to_wire(created, fields.get("password") or "")
 
     @rpc(SipAccount, _port_type=PORT)
     def updateAccount(ctx: RequestContext, account: dict[str, Any] | None) -> None:
