@@ -187,15 +187,17 @@ def _charge_limit(counter: str) -> str:
     return f"COALESCE(({limit}), CASE WHEN {counter}.scope = 'reseller' THEN 0 ELSE {_NO_BOUND} END)"
 
 
-def charging_sql(holders_count: int) -> str:
+def charging_sql(holders_count: int, gate: str = "TRUE") -> str:
     """The charging statement (PostgreSQL, ``?`` placeholders) for that many holders; its
-    parameters come from ``charging_parameters``."""
+    parameters come from ``charging_parameters``. ``gate``: a condition without parameters
+    that must hold for anything to be charged, evaluated once, before any counter is
+    locked (PostgreSQL plans it as a one-time filter)."""
     if holders_count == 0:
         return "SELECT 1 WHERE FALSE"
     if holders_count == 1:
         return (
             "UPDATE credit_usage AS u SET used = u.used + CAST(? AS INTEGER) "
-            "WHERE u.scope = ? AND u.holder = CAST(? AS INTEGER) AND u.credit = ? "
+            f"WHERE ({gate}) AND u.scope = ? AND u.holder = CAST(? AS INTEGER) AND u.credit = ? "
             f"AND (NOT CAST(? AS BOOLEAN) OR u.used + CAST(? AS INTEGER) <= {_charge_limit('u')}) "
             "RETURNING 1"
         )
@@ -203,7 +205,7 @@ def charging_sql(holders_count: int) -> str:
     return (
         "INSERT INTO credit_usage AS u (scope, holder, credit, used) "
         f"SELECT v.scope, v.holder, v.credit, CAST(? AS INTEGER) FROM (VALUES {values}) AS v (scope, holder, credit) "
-        f"WHERE NOT CAST(? AS BOOLEAN) OR CAST(? AS INTEGER) <= {_charge_limit('v')} "
+        f"WHERE ({gate}) AND (NOT CAST(? AS BOOLEAN) OR CAST(? AS INTEGER) <= {_charge_limit('v')}) "
         "ON CONFLICT (scope, holder, credit) DO UPDATE SET used = u.used + excluded.used "
         f"WHERE NOT CAST(? AS BOOLEAN) OR u.used + excluded.used <= {_charge_limit('u')} "
         "RETURNING 1"

@@ -115,6 +115,18 @@ _DOMAIN_AND_TAKEN = {
     Role.RESELLER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.reseller = ?", reads=True),
     Role.CUSTOMER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.customer = ?", reads=True),
 }
+_TAKEN = Raw("SELECT 1 FROM sip_accounts WHERE domain = ? AND username = ?", reads=True)
+# SQLite: the domain's placement, read again once the writers' turn is taken (not a plain
+# read: it opens the write transaction, see db._sqlite_begin)
+_PLACEMENT = Raw("SELECT customer, reseller FROM sip_domains WHERE domain = ?")
+# PostgreSQL: the same check inside the creation statement, with a lock (see add_account)
+_PLACED = "SELECT 1 FROM sip_domains WHERE domain = ? AND customer = ? AND reseller = ? FOR SHARE"
+KNOWN_DOMAINS = "ngn_sip_domains"  # pool connection info: domain rows read on it (add_account)
+KNOWN_DOMAINS_MAX = 512
+
+
+class _DomainChanged(Exception):
+    """The domain a creation read was moved (or deleted) before the creation wrote."""
 
 
 class Sip:
@@ -247,18 +259,39 @@ class Sip:
         return found
 
     def add_account(self, fields: Mapping[str, Any]) -> NewAccount:
-        caller = self.caller
+        """A new account under its domain's customer and reseller.
+
+        The domain is read before the transaction writes (outside SQLite's writers' turn,
+        and on PostgreSQL outside the transaction), or taken from the rows this connection
+        read before (``_known_domain``: one round trip less on every creation). Either may
+        be out of date by the time the account is written, so the creation checks, in its
+        write transaction, that the domain still has that customer and reseller: on
+        PostgreSQL under a share lock on the domain row, taken before any credit counter is
+        (a domain move locks the row first too), on SQLite in the writers' turn. When it
+        has not, nothing is written, and the creation runs again with the domain read and
+        locked in the transaction. The account, and the credits it is charged to, follow
+        the domain's placement at commit."""
         sip_id = fields.get("id") or {}
         username = (sip_id.get("username") or "").strip()
-        if username == AUTOINCREMENT:
-            domain = self.domain_row(sip_id.get("domain"), lock=True)
-            taken = False
-        else:
-            domain, taken = self._domain_row_and_taken(sip_id.get("domain"), username)
-        records.require_active_reseller(caller)
+        if username != AUTOINCREMENT:
+            domain, taken = self._known_domain(sip_id.get("domain"), username)
+            try:
+                return self._add_account(fields, domain, username, taken, locked=False)
+            except _DomainChanged:
+                self._known().pop(domain.domain, None)
+        domain = self.domain_row(sip_id.get("domain"), lock=True)
         if username == AUTOINCREMENT:
             username = self._next_numeric_username(domain.domain)
-        elif not username:
+        return self._add_account(fields, domain, username, None, locked=True)
+
+    def _add_account(
+        self, fields: Mapping[str, Any], domain: Any, username: str, taken: bool | None, locked: bool
+    ) -> NewAccount:
+        """``taken``: whether the username was found taken in the domain (None: not read;
+        the unique key refuses a duplicate)."""
+        caller = self.caller
+        records.require_active_reseller(caller)
+        if not username:
             raise NGNError(E.MISSING_PARAMETER, "A SIP account needs a username (or <autoincrement>).")
         _check_username(username)
         exists_message = f"SIP account {username}@{domain.domain} already exists."
@@ -282,17 +315,59 @@ class Sip:
         account.update(_account_fields_given(fields))
         history = audit.entry(caller, "create", "sip_account", f"{username}@{domain.domain}", records.given(fields))
         limited = records.limited(caller)
-        # written on the driver (core/rows.py): nothing reads the new rows back in this request
-        if self.session.connection().dialect.name == "postgresql":
-            self._create_account_at_once(account, groups, history, holders, limited, exists_message)
-        else:
-            credits.charge(self.session, Credit.SIP_ACCOUNT, holders, limited=limited)
-            rows.insert(self.session, SipAccount, account, duplicate=(E.SIP_ACCOUNT_EXISTS, exists_message))
-            rows.insert_all(
-                self.session,
-                [*((SipGroupMember, {"account_id": account["id"], "name": g}) for g in groups), (AuditEntry, history)],
-            )
+        try:
+            # written on the driver (core/rows.py): nothing reads the new rows back in this request
+            if self.session.connection().dialect.name == "postgresql":
+                self._create_account_at_once(account, groups, history, holders, limited, exists_message)
+            else:
+                if not locked:
+                    self._check_placement(domain)
+                credits.charge(self.session, Credit.SIP_ACCOUNT, holders, limited=limited)
+                rows.insert(self.session, SipAccount, account, duplicate=(E.SIP_ACCOUNT_EXISTS, exists_message))
+                rows.insert_all(
+                    self.session,
+                    [*((SipGroupMember, {"account_id": account["id"], "name": g}) for g in groups), (AuditEntry, history)],
+                )
+        except NGNError as error:
+            # a taken username is the answer before an exhausted credit, as when it was read
+            if taken is None and error.error is E.CREDIT_EXHAUSTED and self._taken(domain.domain, username):
+                raise NGNError(E.SIP_ACCOUNT_EXISTS, exists_message) from None
+            raise
         return NewAccount(groups=[NewGroup(name=g) for g in groups], **account)
+
+    def _known(self) -> dict[str, Any]:
+        """Domain rows read on this request's database connection, by name (a pool
+        connection's, so they last while the connection does)."""
+        info = self.session.connection().connection.info
+        known = info.get(KNOWN_DOMAINS)
+        if known is None:
+            known = info[KNOWN_DOMAINS] = {}
+        return known
+
+    def _known_domain(self, name: str | None, username: str) -> tuple[Any, bool | None]:
+        """The domain (as ``domain_row``) and whether ``username`` is taken in it (None: not
+        read): the row read before on this connection when the caller may see it, else read
+        now, with the username, in one statement. A row read before may be out of date;
+        ``add_account`` checks it where it writes."""
+        known = self._known()
+        found = known.get(normalise_domain(name))
+        if found is not None and records.can_see(self.caller, found):
+            return found, None
+        domain, taken = self._domain_row_and_taken(name, username)
+        if len(known) >= KNOWN_DOMAINS_MAX:
+            known.clear()
+        known[domain.domain] = domain
+        return domain, taken
+
+    def _check_placement(self, domain: Any) -> None:
+        """SQLite: the domain still has the customer and reseller read (this statement opens
+        the write transaction, in the writers' turn, so that holds until the commit)."""
+        now = raw_first(self.session.connection(), _PLACEMENT, (domain.domain,))
+        if now is None or tuple(now) != (domain.customer, domain.reseller):
+            raise _DomainChanged
+
+    def _taken(self, domain: str, username: str) -> bool:
+        return raw_first(self.session.connection(), _TAKEN, (domain, username)) is not None
 
     def _create_account_at_once(
         self, account: rows.Row, groups: list[str], history: rows.Row, holders: Holders, limited: bool, exists: str
@@ -312,15 +387,19 @@ class Sip:
         statement = _CREATE_ACCOUNT.get(charged)
         if statement is None:
             statement = _CREATE_ACCOUNT[charged] = Raw(
-                f"WITH charged AS ({credits.charging_sql(charged)}), account AS ({account_sql}), "
+                f"WITH placed AS ({_PLACED}), "
+                f"charged AS ({credits.charging_sql(charged, gate='EXISTS (SELECT 1 FROM placed)')}), "
+                f"account AS ({account_sql}), "
                 "members AS (INSERT INTO sip_account_groups (account_id, name) "
                 "SELECT account.id, name FROM account, unnest(CAST(? AS TEXT[])) AS name), "
                 f"history AS ({history_sql}) "
-                "SELECT ngn_refuse('credit') FROM (SELECT count(*) AS n FROM charged) AS c WHERE c.n < ?"
+                "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM placed) THEN ngn_refuse('moved') "
+                "WHEN c.n < ? THEN ngn_refuse('credit') END FROM (SELECT count(*) AS n FROM charged) AS c"
             )
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("unflushed changes would be left out of the transaction")
-        parameters = [*charge_parameters, *account_parameters, groups, *history_parameters, charged]
+        placement = [account["domain"], account["customer"], account["reseller"]]
+        parameters = [*placement, *charge_parameters, *account_parameters, groups, *history_parameters, charged]
         for first_try in (True, False):
             try:
                 raw_batch(connection, [statement], [parameters], finish=True)
@@ -331,6 +410,8 @@ class Sip:
                 if getattr(exc, "pgcode", None) != REFUSED:
                     raise
                 rollback_failed(connection)
+                if exc.diag.message_primary == "moved":
+                    raise _DomainChanged from None
             # refused, perhaps only because a holder's first record found no counter to
             # charge: once more with every counter there (a second refusal is the answer)
             if not first_try:
