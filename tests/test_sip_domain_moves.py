@@ -48,7 +48,10 @@ def placed_reseller_with_two_customers(admin: Client, credits: str = "10") -> tu
     c1 = add(admin, username="mc1", reseller=reseller)["id"]
     c2 = add(admin, username="mc2", reseller=reseller)["id"]
     for holder in (reseller, c1, c2):
-        admin.call("Customer", "setProperties", customer=holder, properties=[credit("sip_credit", credits)])
+        admin.call(
+            "Customer", "setProperties", customer=holder,
+            properties=[credit("sip_credit", credits), credit("sip_alias_credit", credits)],
+        )  # fmt: skip
     admin.call("Sip", "addDomain", domain=("SipDomain", {"domain": DOMAIN, "customer": c1}))
     return reseller, c1, c2
 
@@ -97,7 +100,8 @@ def test_a_taken_username_is_the_answer_before_an_exhausted_credit(server):
 
 
 MOVES = 12
-CREATIONS = 36
+CREATIONS = 30  # accounts
+ALIASES = 12
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -110,13 +114,13 @@ def deployment(request, tmp_path):
 
 
 def test_creations_racing_domain_moves_stay_with_the_domain(deployment):
-    """Creations and moves of their domain at once, on two worker processes: every account
-    ends under the domain's customer, every counter matches the accounts, and no request
-    fails (a lock taken in the wrong order would deadlock one)."""
+    """Creations of accounts and aliases and moves of their domain at once, on two worker
+    processes: every record ends under the domain's customer, every counter matches the
+    records, and no request fails (a lock taken in the wrong order would deadlock one)."""
     deployment, server = deployment
     admin = Client(server.url, "admin", "secret")
     reseller, c1, c2 = placed_reseller_with_two_customers(admin, credits="1000")
-    barrier = threading.Barrier(MOVES + CREATIONS)
+    barrier = threading.Barrier(MOVES + CREATIONS + ALIASES)
 
     def move(n: int) -> None:
         barrier.wait()
@@ -126,8 +130,17 @@ def test_creations_racing_domain_moves_stay_with_the_domain(deployment):
         barrier.wait()
         add_account(admin, f"racer{n}", DOMAIN)
 
-    with ThreadPoolExecutor(MOVES + CREATIONS) as pool:
-        futures = [pool.submit(move, n) for n in range(MOVES)] + [pool.submit(create, n) for n in range(CREATIONS)]
+    def alias(n: int) -> None:
+        barrier.wait()
+        target = {"username": "racer0", "domain": DOMAIN}
+        admin.call("Sip", "addAlias", alias=("SipAlias", {"id": {"username": f"alias{n}", "domain": DOMAIN}, "target": target}))
+
+    with ThreadPoolExecutor(MOVES + CREATIONS + ALIASES) as pool:
+        futures = [
+            *(pool.submit(move, n) for n in range(MOVES)),
+            *(pool.submit(create, n) for n in range(CREATIONS)),
+            *(pool.submit(alias, n) for n in range(ALIASES)),
+        ]
         failures = []
         for future in futures:
             try:
@@ -140,15 +153,20 @@ def test_creations_racing_domain_moves_stay_with_the_domain(deployment):
     try:
         with engine.connect() as conn:
             (domain_customer,) = conn.execute(text("SELECT customer FROM sip_domains WHERE domain = :d"), {"d": DOMAIN}).one()
-            by_customer = dict(conn.execute(text("SELECT customer, count(*) FROM sip_accounts GROUP BY customer")).all())
+            by_customer = {
+                table: dict(conn.execute(text(f"SELECT customer, count(*) FROM {table} GROUP BY customer")).all())
+                for table in ("sip_accounts", "sip_aliases")
+            }
             used = {
-                (scope, holder): n
-                for scope, holder, n in conn.execute(text("SELECT scope, holder, used FROM credit_usage WHERE credit = 'sip_credit'"))
+                (credit_name, scope, holder): n
+                for credit_name, scope, holder, n in conn.execute(text("SELECT credit, scope, holder, used FROM credit_usage"))
             }
     finally:
         engine.dispose()
-    assert by_customer == {domain_customer: CREATIONS}
-    assert used[("customer", domain_customer)] == CREATIONS
-    assert used.get(("customer", c1 if domain_customer == c2 else c2), 0) == 0
-    assert used[("reseller", reseller)] == CREATIONS
+    assert by_customer == {"sip_accounts": {domain_customer: CREATIONS}, "sip_aliases": {domain_customer: ALIASES}}
+    other = c1 if domain_customer == c2 else c2
+    for credit_name, n in (("sip_credit", CREATIONS), ("sip_alias_credit", ALIASES)):
+        assert used[(credit_name, "customer", domain_customer)] == n
+        assert used.get((credit_name, "customer", other), 0) == 0
+        assert used[(credit_name, "reseller", reseller)] == n
     assert len(set(server.workers())) == 2

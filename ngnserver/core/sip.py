@@ -140,16 +140,18 @@ class Sip:
 
     # -- domains ---------------------------------------------------------------------------
 
-    def domain_row(self, name: str | None, lock: bool = False) -> Any:
+    def domain_row(self, name: str | None, lock: bool = False, share: bool = False) -> Any:
         """The domain's key columns (id, domain, customer, reseller) without loading the
-        ORM object: what adding an account or alias needs, on every call."""
+        ORM object: what adding an account or alias needs, on every call. ``lock``: FOR
+        UPDATE; ``share``: FOR SHARE (no move until the transaction ends, while other
+        creations in the domain go on)."""
         domain_name = normalise_domain(name)
         table = SipDomain.__table__
         stmt = select(table.c.id, table.c.domain, table.c.customer, table.c.reseller).where(
             table.c.domain == domain_name, *records.visible(self.caller, table.c)
         )
-        if lock:
-            stmt = stmt.with_for_update()
+        if lock or share:
+            stmt = stmt.with_for_update(read=not lock)
         found = self.session.connection().execute(stmt).first()
         if found is None:
             raise NGNError(E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
@@ -629,7 +631,9 @@ class Sip:
         caller = self.caller
         username, domain_name = _sip_id(fields.get("id"), "SIP alias")
         _check_username(username)
-        domain = self.domain_row(domain_name)
+        # locked before the credit counters, as a domain move locks it: the alias follows
+        # the domain's placement at commit (see add_account)
+        domain = self.domain_row(domain_name, share=True)
         records.require_active_reseller(caller)
         target_username, target_domain = _sip_id(fields.get("target"), "SIP alias target")
         if self.session.execute(
