@@ -1,0 +1,115 @@
+"""Compare two versions of ngnserver under load, one scenario, runs alternating A, B, B, A...
+
+On a shared VM the machine's speed drifts by 20-50% within minutes, so two benchmark runs
+minutes apart (one per version) cannot show a 5% change. Here both versions run at once,
+each as gunicorn (the benchmark's settings) on its own database with the same dataset, and
+short wrk runs alternate between them; the median of the per-round ratios B/A is the answer.
+
+    git worktree add /tmp/base HEAD~1          # A: any checkout of the repository
+    .venv/bin/python bench/ab_compare.py /tmp/base --backend postgresql
+    .venv/bin/python bench/ab_compare.py /tmp/base --scenario getAccount --rounds 10
+
+B is the code this script belongs to. Each server imports ngnserver from its own tree
+(PYTHONPATH); the schema comes from each version's own migrations. Needs wrk, and for
+PostgreSQL the server binaries tests/support/postgres.py uses (one server, two databases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(ROOT), str(BENCH)]
+
+import bench_customer as bc
+
+
+def start(label: str, tree: Path, url: str, state: Path, workdir: Path, args: argparse.Namespace) -> bc.Server:
+    env = bc.ngnserver_env(state, url, args.log_level)
+    env["PYTHONPATH"] = str(tree)
+    for step in (["db", "upgrade"], None, ["db", "recount"]):
+        if step is None:
+            bc.seed(url, state, bc.Dataset(args.customers, args.resellers, args.sip_accounts))
+            continue
+        done = subprocess.run([sys.executable, "-m", "ngnserver.cli", *step], env=env, cwd=workdir,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise bc.BenchError(f"{label}: ngnserver {' '.join(step)} failed:\n{done.stdout}{done.stderr}")
+    argv = [*bc.gunicorn_argv(args.workers), "-c", str(BENCH / "gunicorn_bench.conf.py"), "ngnserver.app:application"]
+    return bc.Server(f"{label} ({tree})", argv, env, workdir / f"{label}.log", workdir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("a_tree", type=Path, help="a checkout of the version to compare against (A)")
+    p.add_argument("--backend", choices=("sqlite", "postgresql"), default="postgresql")
+    p.add_argument("--scenario", default="SIP addAccount (credit checks)", help="a bench_customer.py scenario name")
+    p.add_argument("--rounds", type=int, default=8, help="runs of each version [8]")
+    p.add_argument("--duration", type=int, default=5, help="whole seconds per wrk run [5]")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--customers", type=int, default=2000)
+    p.add_argument("--resellers", type=int, default=20)
+    p.add_argument("--sip-accounts", type=int, default=20000)
+    p.add_argument("--log-level", default="info")
+    args = p.parse_args(argv)
+    a_tree = args.a_tree.resolve()
+    if not (a_tree / "ngnserver" / "__init__.py").exists():
+        p.error(f"{a_tree} is not a checkout of ngnserver")
+    wrk_args = argparse.Namespace(threads=args.threads, connections=args.connections, allow_socket_errors=False)
+    data = bc.Dataset(args.customers, args.resellers, args.sip_accounts)
+    scenario = {s.name: s for s in bc.scenarios(data)}.get(args.scenario)
+    if scenario is None or scenario.target != "ngnserver":
+        p.error(f"no ngnserver scenario {args.scenario!r}")
+
+    with tempfile.TemporaryDirectory(prefix="ngn-ab-") as tmp:
+        workdir = Path(tmp)
+        pg = None
+        servers: dict[str, bc.Server] = {}
+        try:
+            if args.backend == "postgresql":
+                from tests.support.postgres import TemporaryPostgres
+
+                pg = TemporaryPostgres().start()
+            for label, tree in (("A", a_tree), ("B", ROOT)):
+                state = workdir / f"state-{label}"
+                url = pg.create_database(f"ab_{label.lower()}") if pg else f"sqlite:///{state / 'ngnserver.sqlite3'}"
+                servers[label] = start(label, tree, url, state, workdir, args)
+            body = workdir / "body.xml"
+            body.write_bytes(scenario.body)
+
+            def run(label: str, seconds: int, tag: str) -> float:
+                prefix = f"{tag}{label}" if scenario.unique_username else None
+                return bc.run_wrk(servers[label].base + "/ngnpro/", body, wrk_args, seconds, prefix).rps
+
+            for label in "AB":
+                run(label, 2, "w")
+            rates: dict[str, list[float]] = {"A": [], "B": []}
+            print(f"{args.scenario} on {args.backend}; A = {a_tree}, B = {ROOT}")
+            for i in range(args.rounds):
+                for label in "AB" if i % 2 == 0 else "BA":
+                    rates[label].append(run(label, args.duration, f"r{i}"))
+                a, b = rates["A"][-1], rates["B"][-1]
+                print(f"  round {i + 1}: A {a:7.1f} req/s  B {b:7.1f} req/s  B/A {b / a:.3f}", flush=True)
+            ratios = [b / a for a, b in zip(rates["A"], rates["B"], strict=True)]
+            print(f"median: A {statistics.median(rates['A']):.1f} req/s, B {statistics.median(rates['B']):.1f} req/s, "
+                  f"B/A {statistics.median(ratios):.3f} (per-round ratios {min(ratios):.3f}-{max(ratios):.3f})")  # fmt: skip
+        finally:
+            for server in servers.values():
+                server.stop()
+            if pg is not None:
+                pg.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
