@@ -89,7 +89,7 @@ def test_an_account_is_refused_in_a_domain_deleted_by_another_server(server, sec
 
 def test_a_taken_username_is_the_answer_before_an_exhausted_credit(server):
     admin = server.admin()
-    reseller, c1, _ = placed_reseller_with_two_customers(admin, credits="1")
+    _, c1, _ = placed_reseller_with_two_customers(admin, credits="1")
     r = server.login("mr", "pw-mr")
     add_account(r, "only", DOMAIN)
     # the domain is known now, so the username is not read before the write

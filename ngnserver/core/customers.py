@@ -466,7 +466,14 @@ class Customers:
         """Admin moves a customer under another reseller (or makes it one). Refused while
         it has records: they carry the old reseller and count against its credits, and a
         silent recount under the new one could break that reseller's bounds."""
-        if not new_reseller or new_reseller == customer.reseller:
+        if not new_reseller:
+            return
+        # the row locked, and its placement read again, before the records are counted:
+        # a record being created for this customer holds a share lock on the row (see
+        # records.placement), so it is either committed and counted here, or waits and
+        # then follows the new reseller; a concurrent move of the same customer waits too
+        self.session.refresh(customer, attribute_names=["reseller", "impersonate"], with_for_update=True)
+        if new_reseller == customer.reseller:
             return
         if new_reseller != customer.id:
             self._existing_reseller(new_reseller)

@@ -60,7 +60,11 @@ def require_active_reseller(caller: Caller) -> None:
 
 
 def _customer_in_scope(session: Session, caller: Caller, customer_id: int) -> Customer:
-    customer = session.get(Customer, customer_id)
+    """The customer a record is placed under or owned by, read with a share lock, so that
+    it cannot move to another reseller until this transaction ends (a move locks the row
+    before it counts the customer's records): the record either waits for the move and
+    follows the customer's new reseller, or is counted by it, which then refuses (5008)."""
+    customer = session.get(Customer, customer_id, with_for_update={"read": True}, populate_existing=True)
     in_scope = customer is not None and (
         caller.role is Role.ADMIN
         or (caller.role is Role.RESELLER and customer.reseller == caller.reseller_id)
