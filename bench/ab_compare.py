@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,14 +33,7 @@ import bench_customer as bc
 def start(label: str, tree: Path, url: str, state: Path, workdir: Path, args: argparse.Namespace) -> bc.Server:
     env = bc.ngnserver_env(state, url, args.log_level)
     env["PYTHONPATH"] = str(tree)
-    for step in (["db", "upgrade"], None, ["db", "recount"]):
-        if step is None:
-            bc.seed(url, state, bc.Dataset(args.customers, args.resellers, args.sip_accounts))
-            continue
-        done = subprocess.run([sys.executable, "-m", "ngnserver.cli", *step], env=env, cwd=workdir,
-                              capture_output=True, text=True, check=False)  # fmt: skip
-        if done.returncode != 0:
-            raise bc.BenchError(f"{label}: ngnserver {' '.join(step)} failed:\n{done.stdout}{done.stderr}")
+    bc.install(env, url, state, workdir, bc.Dataset(args.customers, args.resellers, args.sip_accounts))
     argv = [*bc.gunicorn_argv(args.workers), "-c", str(BENCH / "gunicorn_bench.conf.py"), "ngnserver.app:application"]
     return bc.Server(f"{label} ({tree})", argv, env, workdir / f"{label}.log", workdir)
 

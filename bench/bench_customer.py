@@ -367,6 +367,24 @@ def ngnserver_env(state_dir: Path, database_url: str, log_level: str) -> dict[st
     return env
 
 
+def _cli(env: dict[str, str], workdir: Path, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "ngnserver.cli", *args], env=env,
+                          capture_output=True, text=True, cwd=workdir, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise BenchError(f"ngnserver {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+
+
+def install(env: dict[str, str], database_url: str, state_dir: Path, workdir: Path, data: Dataset) -> tuple[float, int]:
+    """A database as the server under ``env`` (its ``PYTHONPATH`` picks the code) runs on:
+    the schema and the sealing key as a real installation gets them, the dataset (``seed``:
+    seconds taken, properties written), then the counters rebuilt, as an operator does after
+    a bulk load that went in behind the server's back."""
+    _cli(env, workdir, "db", "upgrade")
+    seeded = seed(database_url, state_dir, data)
+    _cli(env, workdir, "db", "recount")
+    return seeded
+
+
 def start_ngnserver(workdir: Path, env: dict[str, str], workers: int, label: str) -> Server:
     argv = [*gunicorn_argv(workers), "-c", str(BENCH / "gunicorn_bench.conf.py"), "ngnserver.app:application"]
     return Server(f"ngnserver ({label})", argv, env, workdir / f"ngnserver-{label}.log", workdir)
@@ -739,18 +757,7 @@ def main(argv: list[str] | None = None) -> int:
             env = ngnserver_env(state_dir, backend.database_url, args.log_level)
             if args.cprofile:
                 env["BENCH_CPROFILE_DIR"] = str(Path(args.cprofile).resolve())
-            # the schema and the sealing key, as a real installation gets them
-            upgrade = subprocess.run([sys.executable, "-m", "ngnserver.cli", "db", "upgrade"], env=env,
-                                     capture_output=True, text=True, cwd=workdir, check=False)  # fmt: skip
-            if upgrade.returncode != 0:
-                raise BenchError(f"ngnserver db upgrade failed:\n{upgrade.stdout}{upgrade.stderr}")
-            seconds, n_props = seed(backend.database_url, state_dir, data)
-            # the customers went in behind the server's back: rebuild its counters, as an
-            # operator does after a bulk load
-            recount = subprocess.run([sys.executable, "-m", "ngnserver.cli", "db", "recount"], env=env,
-                                     capture_output=True, text=True, cwd=workdir, check=False)  # fmt: skip
-            if recount.returncode != 0:
-                raise BenchError(f"ngnserver db recount failed:\n{recount.stdout}{recount.stderr}")
+            seconds, n_props = install(env, backend.database_url, state_dir, workdir, data)
             print(f"{name}: seeded {data.customers} customers and {n_props} properties in {seconds:.1f} s")
             backend.server = start_ngnserver(workdir, env, args.workers, name)
 
