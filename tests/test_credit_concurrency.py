@@ -8,7 +8,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.support.gunicorn import Deployment
 from tests.support.wire import Client, SoapFault
@@ -25,13 +24,8 @@ def credit(value: int) -> dict[str, str]:
 def running(request, tmp_path):
     """The server on each backend; "postgresql-unprepared" as behind PgBouncer in
     transaction mode (no server-side prepared statements)."""
-    url, settings = "", {}
-    backend = request.param.partition("-")[0]
-    if backend == "postgresql":
-        url = request.getfixturevalue("postgres").create_database("credit_race")
-    if request.param == "postgresql-unprepared":
-        settings["NGNSERVER_PREPARED_STATEMENTS"] = "false"
-    deployment = Deployment(backend, tmp_path, url, settings=settings)
+    settings = {"NGNSERVER_PREPARED_STATEMENTS": "false"} if request.param == "postgresql-unprepared" else {}
+    deployment = Deployment.on(request.param.partition("-")[0], request, tmp_path, "credit_race", settings)
     server = deployment.start()
     yield deployment, server
     deployment.stop_all()
@@ -55,12 +49,7 @@ def race(client: Client, domain: str, same_username: bool = False) -> tuple[int,
 
 
 def stored_accounts(deployment: Deployment, domain: str) -> int:
-    engine = create_engine(deployment.engine_url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM sip_accounts WHERE domain = :d"), {"d": domain}).scalar_one()
-    finally:
-        engine.dispose()
+    return deployment.query("SELECT count(*) FROM sip_accounts WHERE domain = :d", d=domain)[0][0]
 
 
 def test_reseller_credit_is_never_exceeded_under_concurrency(running):
@@ -108,10 +97,5 @@ def test_one_username_created_at_once_by_many_is_stored_and_counted_once(running
     assert successes == 1
     assert faults == [1011] * (PARALLEL - 1)
     assert stored_accounts(deployment, "twin.example.com") == 1
-    engine = create_engine(deployment.engine_url)
-    try:
-        with engine.connect() as conn:
-            used = conn.execute(text("SELECT used FROM credit_usage WHERE holder = :r"), {"r": reseller["id"]}).scalar_one()
-    finally:
-        engine.dispose()
+    [(used,)] = deployment.query("SELECT used FROM credit_usage WHERE holder = :r", r=reseller["id"])
     assert used == 1  # the losers' charges were rolled back with them

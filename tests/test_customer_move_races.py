@@ -8,7 +8,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.support.gunicorn import Deployment
 from tests.support.wire import Client, SoapFault
@@ -19,8 +18,7 @@ PAIRS = 20
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def deployment(request, tmp_path):
-    url = request.getfixturevalue("postgres").create_database("customer_moves") if request.param == "postgresql" else ""
-    deployment = Deployment(request.param, tmp_path, url)
+    deployment = Deployment.on(request.param, request, tmp_path, "customer_moves")
     server = deployment.start()
     yield deployment, server
     deployment.stop_all()
@@ -54,14 +52,7 @@ def test_records_created_while_their_customer_moves_stay_under_its_reseller(depl
             c.result()  # every creation succeeds, under whichever reseller the customer has
     assert set(outcomes) <= {0, 5008}, outcomes
 
-    engine = create_engine(deployment.engine_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT d.domain, d.reseller, c.reseller FROM sip_domains d JOIN customers c ON c.id = d.customer")
-            ).all()
-    finally:
-        engine.dispose()
+    rows = deployment.query("SELECT d.domain, d.reseller, c.reseller FROM sip_domains d JOIN customers c ON c.id = d.customer")
     assert len(rows) == PAIRS
     assert [row for row in rows if row[1] != row[2]] == []
     moved = sum(1 for o in outcomes if o == 0)

@@ -25,10 +25,7 @@ from tests.support.wire import Client, SoapFault, read_response, replay
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
-    url = ""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres").create_database("gunicorn_test")
-    deployment = Deployment(request.param, tmp_path, url)
+    deployment = Deployment.on(request.param, request, tmp_path, "gunicorn_test")
     yield deployment
     deployment.stop_all()
 

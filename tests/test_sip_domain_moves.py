@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from ngnserver.app import NGNProApp
 from ngnserver.db import Database
@@ -106,8 +106,7 @@ ALIASES = 12
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def deployment(request, tmp_path):
-    url = request.getfixturevalue("postgres").create_database("domain_moves") if request.param == "postgresql" else ""
-    deployment = Deployment(request.param, tmp_path, url)
+    deployment = Deployment.on(request.param, request, tmp_path, "domain_moves")
     server = deployment.start()
     yield deployment, server
     deployment.stop_all()
@@ -149,20 +148,15 @@ def test_creations_racing_domain_moves_stay_with_the_domain(deployment):
                 failures.append(fault)
     assert failures == []
 
-    engine = create_engine(deployment.engine_url)
-    try:
-        with engine.connect() as conn:
-            (domain_customer,) = conn.execute(text("SELECT customer FROM sip_domains WHERE domain = :d"), {"d": DOMAIN}).one()
-            by_customer = {
-                table: dict(conn.execute(text(f"SELECT customer, count(*) FROM {table} GROUP BY customer")).all())
-                for table in ("sip_accounts", "sip_aliases")
-            }
-            used = {
-                (credit_name, scope, holder): n
-                for credit_name, scope, holder, n in conn.execute(text("SELECT credit, scope, holder, used FROM credit_usage"))
-            }
-    finally:
-        engine.dispose()
+    [(domain_customer,)] = deployment.query("SELECT customer FROM sip_domains WHERE domain = :d", d=DOMAIN)
+    by_customer = {
+        table: dict(deployment.query(f"SELECT customer, count(*) FROM {table} GROUP BY customer"))
+        for table in ("sip_accounts", "sip_aliases")
+    }
+    used = {
+        (credit_name, scope, holder): n
+        for credit_name, scope, holder, n in deployment.query("SELECT credit, scope, holder, used FROM credit_usage")
+    }
     assert by_customer == {"sip_accounts": {domain_customer: CREATIONS}, "sip_aliases": {domain_customer: ALIASES}}
     other = c1 if domain_customer == c2 else c2
     for credit_name, n in (("sip_credit", CREATIONS), ("sip_alias_credit", ALIASES)):

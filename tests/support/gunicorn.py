@@ -13,8 +13,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.support.wire import HttpResponse, http_exchange
 
@@ -105,6 +107,25 @@ class Deployment:
     admin: tuple[str, str] | None = ADMIN
     servers: list[Gunicorn] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)  # more NGNSERVER_* variables
+
+    @classmethod
+    def on(
+        cls, backend: str, request: pytest.FixtureRequest, root: Path, database: str, settings: dict[str, str] | None = None
+    ) -> Deployment:
+        """A deployment on ``backend``: SQLite in its state directory, or ``database``, a new
+        database of the suite's PostgreSQL server."""
+        url = request.getfixturevalue("postgres").create_database(database) if backend == "postgresql" else ""
+        return cls(backend, root, url, settings=dict(settings or {}))
+
+    def query(self, sql: str, **params: Any) -> list[Any]:
+        """The rows of ``sql``, read straight from the deployment's database (behind the
+        server's back, as an operator's psql would)."""
+        engine = create_engine(self.engine_url)
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(text(sql), params).all())
+        finally:
+            engine.dispose()
 
     @property
     def state_dir(self) -> Path:
