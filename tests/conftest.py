@@ -25,6 +25,7 @@ from ngnserver.app import NGNProApp
 from ngnserver.core.sealing import PasswordSealer
 from ngnserver.db import Database
 from ngnserver.models import Base
+from tests.support.gunicorn import Deployment, Gunicorn
 from tests.support.postgres import PostgresUnavailable, TemporaryPostgres
 from tests.support.wire import Client
 
@@ -125,3 +126,13 @@ def _running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def server(_running: RunningServer) -> RunningServer:
     _running.reset()
     return _running
+
+
+@pytest.fixture(params=BACKENDS)
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Deployment, Gunicorn]]:
+    """``ngnserver serve`` (gunicorn, two worker processes) on each backend, for the tests that
+    race requests across processes; on PostgreSQL in a database named after the test module."""
+    deployment = Deployment.on(request.param, request, tmp_path, request.module.__name__.rpartition(".")[2])
+    server = deployment.start()
+    yield deployment, server
+    deployment.stop_all()

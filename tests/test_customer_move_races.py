@@ -7,25 +7,14 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from tests.support.gunicorn import Deployment
 from tests.support.wire import Client, SoapFault
 from tests.test_customer_rules import add
 
 PAIRS = 20
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def deployment(request, tmp_path):
-    deployment = Deployment.on(request.param, request, tmp_path, "customer_moves")
-    server = deployment.start()
-    yield deployment, server
-    deployment.stop_all()
-
-
-def test_records_created_while_their_customer_moves_stay_under_its_reseller(deployment):
-    deployment, server = deployment
+def test_records_created_while_their_customer_moves_stay_under_its_reseller(served):
+    deployment, server = served
     admin = Client(server.url, "admin", "secret")
     r1 = add(admin, username="from", resellerActive=True)["id"]
     r2 = add(admin, username="to", resellerActive=True)["id"]

@@ -18,7 +18,6 @@ from sqlalchemy import text
 from ngnserver.app import NGNProApp
 from ngnserver.db import Database
 from tests.conftest import serve_app
-from tests.support.gunicorn import Deployment
 from tests.support.wire import Client, SoapFault
 from tests.test_customer_rules import add
 from tests.test_sip_rules import add_account, credit, refused, sip_id
@@ -104,19 +103,11 @@ CREATIONS = 30  # accounts
 ALIASES = 12
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def deployment(request, tmp_path):
-    deployment = Deployment.on(request.param, request, tmp_path, "domain_moves")
-    server = deployment.start()
-    yield deployment, server
-    deployment.stop_all()
-
-
-def test_creations_racing_domain_moves_stay_with_the_domain(deployment):
+def test_creations_racing_domain_moves_stay_with_the_domain(served):
     """Creations of accounts and aliases and moves of their domain at once, on two worker
     processes: every record ends under the domain's customer, every counter matches the
     records, and no request fails (a lock taken in the wrong order would deadlock one)."""
-    deployment, server = deployment
+    deployment, server = served
     admin = Client(server.url, "admin", "secret")
     reseller, c1, c2 = placed_reseller_with_two_customers(admin, credits="1000")
     barrier = threading.Barrier(MOVES + CREATIONS + ALIASES)
