@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from ngnserver import config
-from ngnserver.core.callers import authenticate
+from ngnserver.core.callers import (
+    Caller,
+    CallerCheck,
+    KnownCallers,
+    authenticate_account,
+    caller_changed,
+)
 from ngnserver.core.errors import E, NGNError
 from ngnserver.db import Database
 from ngnserver.services import ALIASES, PORTS
@@ -45,6 +51,9 @@ class NGNProApp:
         self.path = settings.endpoint_path
         self._wsdl_cache: dict[str, bytes] = {}
         self._driver = self.db.engine.dialect.loaded_dbapi
+        # PostgreSQL: callers are remembered (KnownCallers); SQLite reads an account in
+        # process, for less than the check would cost
+        self.known_callers = KnownCallers() if not self.db.is_sqlite and settings.remember_callers else None
 
     # -- WSGI ------------------------------------------------------------------------------
 
@@ -90,15 +99,61 @@ class NGNProApp:
         return _reply(start_response, "200 OK" if ok else "500 Internal Server Error", XML, payload)
 
     def _invoke(self, call: Call, caller_holder: list[str]) -> Any:
+        """Run the call's operation as the caller its auth header proves.
+
+        A caller this worker authenticated before (``KnownCallers``) is not read again: the
+        operation runs at once, its first statement carrying the check that the account is
+        unchanged. The answer stands when that check was sent and held, which is as good as
+        authenticating when the request began. Otherwise the operation's outcome waits for
+        the caller to be read afresh: the check failed (nothing of the request was kept:
+        it runs again as the caller now read), or the operation ran no statement, in which
+        case an unchanged caller keeps the answer and a changed one runs it again (it wrote
+        nothing). A request that faulted rolled back, so running it again is safe."""
+        known = self.known_callers.recall(call.auth) if self.known_callers is not None else None
+        if known is not None:
+            caller, check = known
+            try:
+                result = self._run(call, caller_holder, caller, check)
+            except Exception as exc:
+                if not caller_changed(exc) and (check.sent or self._still(call, caller)):
+                    raise
+            else:
+                if check.sent or self._still(call, caller):
+                    return result
+            self.known_callers.forget(call.auth)
+            caller_holder.clear()
+        return self._run(call, caller_holder)
+
+    def _run(self, call: Call, caller_holder: list[str], caller: Caller | None = None, check: CallerCheck | None = None) -> Any:
+        """The operation, in its transaction, as ``caller`` (with ``check`` sent first), or
+        as the caller authenticated now."""
         operation = call.operation
         try:
-            with self.db.transaction(write=not operation.is_read_only) as session:
-                caller = authenticate(session, call.auth, self.settings.admins, self.sealer)
+            with self.db.transaction(write=not operation.is_read_only, first=check) as session:
+                if caller is None:
+                    caller, proof = authenticate_account(session, call.auth, self.settings.admins, self.sealer)
+                    if proof is not None and self.known_callers is not None:
+                        self.known_callers.remember(call.auth, caller, proof)
                 caller_holder.append(caller.describe())
                 ctx = RequestContext(caller, session, self.settings, self.sealer)
                 return operation.function(ctx, *call.args)
         except (DBAPIError, self._driver.Error) as exc:
+            if check is not None and caller_changed(exc):
+                raise
             raise self._database_fault(operation, exc) from None
+
+    def _still(self, call: Call, caller: Caller) -> bool:
+        """Whether the auth header still proves ``caller`` (read now); NGNError when it
+        proves nobody any more."""
+        try:
+            with self.db.transaction(write=False) as session:
+                now, _proof = authenticate_account(session, call.auth, self.settings.admins, self.sealer)
+        except NGNError:
+            self.known_callers.forget(call.auth)  # type: ignore[union-attr]
+            raise
+        except (DBAPIError, self._driver.Error) as exc:
+            raise self._database_fault(call.operation, exc) from None
+        return now == caller
 
     def _database_fault(self, operation: Any, exc: Exception) -> NGNError:
         """The Fault for a database error, logged: SQLAlchemy wraps the driver's errors, and

@@ -73,6 +73,9 @@ class Settings:
     # PostgreSQL server-side prepared statements for the hot paths (db.Raw); turn off
     # behind a pooler in transaction mode (PgBouncer)
     prepared_statements: bool = True
+    # PostgreSQL: a worker acts again as a caller it authenticated, checking the account in
+    # the request's first statement instead of reading it first (core/callers.py, KnownCallers)
+    remember_callers: bool = True
 
     @property
     def effective_database_url(self) -> str:
@@ -142,6 +145,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             reseller_default_credits=_parse_credits(credits) if isinstance(credits, str) else dict(credits),
             log_level=str(get("log_level", "INFO")).upper(),
             prepared_statements=_flag(get("prepared_statements", True)),
+            remember_callers=_flag(get("remember_callers", True)),
             ikano=IkanoSettings(
                 url=ikano("url", ""),
                 keyid=str(ikano("keyid", "")),

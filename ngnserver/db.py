@@ -104,6 +104,22 @@ def _begin_prefix(connection: Connection) -> str:
     return "BEGIN; "
 
 
+FIRST = "ngn_first"  # Connection.info key, in a request: what goes before its first statement
+
+
+def _prefix(connection: Connection, cursor: Any, reads: bool) -> str:
+    """What a statement about to run on ``connection`` (PostgreSQL) is sent after, in the same
+    request: BEGIN when it opens the transaction of a write session (``_begin_prefix``;
+    not for a plain read), and the statement given to ``Database.transaction(first=...)``
+    when none of the session's has run yet."""
+    return ("" if reads else _begin_prefix(connection)) + _first(connection, cursor)
+
+
+def _first(connection: Connection, cursor: Any) -> str:
+    first = connection.info.pop(FIRST, None)
+    return "" if first is None else first.sql_for(connection, cursor) + "; "
+
+
 def _postgresql_engine(url: str, prepared: bool) -> Engine:
     parsed = make_url(url)
     if parsed.drivername not in ("postgresql", "postgresql+psycopg2"):
@@ -116,11 +132,11 @@ def _postgresql_engine(url: str, prepared: bool) -> Engine:
     def _begin_with_first_statement(conn, cursor, statement, parameters, _context, executemany):  # type: ignore[no-untyped-def]
         # statements SQLAlchemy runs (ORM and Core): every one may open the transaction, a
         # SELECT too (it may lock, or take a transaction-scoped advisory lock)
-        prefix = _begin_prefix(conn)
+        prefix = _prefix(conn, cursor, reads=False)
         if not prefix:
             return statement, parameters
         if executemany:  # the driver runs the statement once per parameter set
-            cursor.execute("BEGIN")
+            cursor.execute(prefix)
             return statement, parameters
         return prefix + statement, parameters
 
@@ -219,11 +235,17 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Session]:
+    def transaction(self, write: bool = True, first: Any = None) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back if it
-        raises. ``write=False``: a session that only reads, beside any writer (``_reads``)."""
+        raises. ``write=False``: a session that only reads, beside any writer (``_reads``).
+
+        ``first`` (PostgreSQL): a statement sent in the same request as the session's first
+        statement, and before it (it adds no round trip): an object whose
+        ``sql_for(connection, cursor)`` gives its SQL (``Raw.with_values``), called once,
+        when it is sent (core/callers.py, ``CallerCheck``). If it fails, so does the
+        statement it went with. Other databases never send it."""
         if not write:
-            with self._reads() as session:
+            with self._reads(first) as session:
                 yield session
             return
         # The transaction opens with the first statement that may write (PostgresDialect,
@@ -237,6 +259,7 @@ class Database:
         ):
             conn.info["write"] = True
             conn.info[TURN] = turn
+            _set_first(conn, first)
             session.info[READ_ONLY] = False
             try:
                 with conn.begin():
@@ -244,6 +267,7 @@ class Database:
                     session.flush()
             finally:
                 conn.info.pop(TURN, None)
+                conn.info.pop(FIRST, None)
                 wrote = turn is not None and turn.release()
             if wrote:
                 self._checkpoint_now_and_then(conn)
@@ -259,7 +283,7 @@ class Database:
             conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     @contextmanager
-    def _reads(self) -> Iterator[Session]:
+    def _reads(self, first: Any = None) -> Iterator[Session]:
         """A session for a request that only reads, with no BEGIN and COMMIT around it: on
         PostgreSQL two round trips less (see PostgresDialect), on SQLite half the cost of an
         empty transaction. Under PostgreSQL's READ COMMITTED each statement of a transaction
@@ -272,12 +296,14 @@ class Database:
         ):
             conn.info["write"] = False  # (the pooled connection's, perhaps set by a writer)
             conn.info[READS_ONLY] = True
+            _set_first(conn, first)
             session.info[READ_ONLY] = True
             try:
                 yield session
                 session.flush()  # nothing to flush, or a refused write
             finally:
                 conn.info.pop(READS_ONLY, None)
+                conn.info.pop(FIRST, None)
 
     def _lock_handle(self) -> int:
         """The lock file, opened once per process: flock belongs to an open file, which a
@@ -311,6 +337,13 @@ class Database:
         if self._lock_fd is not None and self._lock_pid == os.getpid():
             os.close(self._lock_fd)
         self._lock_fd = None
+
+
+def _set_first(conn: Connection, first: Any) -> None:
+    if first is not None and conn.dialect.name == "postgresql":
+        conn.info[FIRST] = first
+    else:
+        conn.info.pop(FIRST, None)
 
 
 class _WriterTurn:
@@ -387,7 +420,7 @@ class Raw:
     ``reads=True`` declares a plain SELECT (no FOR UPDATE, no function with effects): in a
     write request on PostgreSQL it does not open the transaction (see PostgresDialect)."""
 
-    __slots__ = ("_execute", "_postgresql", "_prepare", "_sqlite", "name", "reads")
+    __slots__ = ("_count", "_execute", "_postgresql", "_prepare", "_sqlite", "name", "reads")
 
     def __init__(self, sql: str | None = None, *, reads: bool = False, **by_dialect: str) -> None:
         sqlite, postgresql = (by_dialect.get(name, sql) for name in ("sqlite", "postgresql"))
@@ -404,6 +437,7 @@ class Raw:
         )
         count = postgresql.count("?")
         self._execute = f"EXECUTE {self.name}" + (f"({', '.join(['%s'] * count)})" if count else "")
+        self._count = count
 
     def sql_for(self, connection: Connection, cursor: Any) -> str:
         """The SQL to run on ``cursor``, PREPAREd first when the connection has not yet."""
@@ -419,6 +453,33 @@ class Raw:
         return self._execute
 
 
+    def with_values(self, connection: Connection, cursor: Any, values: Sequence[Any]) -> str:
+        """PostgreSQL: the SQL that runs this statement with ``values`` written into it (as
+        literals), for a statement sent in front of another whose parameters the driver
+        fills in (``Database.transaction(first=...)``). Integers, booleans, None and bytes
+        only, and a statement without ``%`` of its own: the driver reads every ``%`` of
+        the request it goes in."""
+        if len(values) != self._count or "%%" in self._postgresql:
+            raise ValueError(f"{self.name} cannot take {len(values)} values written into it")
+        literals = tuple(_literal(value) for value in values)
+        sql = self.sql_for(connection, cursor)
+        if sql == self._execute:
+            return f"EXECUTE {self.name}({', '.join(literals)})" if literals else sql
+        return sql % literals
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"decode('{bytes(value).hex()}', 'hex')"
+    raise TypeError(f"no literal for a {type(value).__name__} here")
+
+
 def _sql(connection: Connection, statements: Sequence[Raw], cursor: Any, finish: bool = False) -> str:
     """The request that runs ``statements`` on PostgreSQL: one round trip, opening the
     transaction with BEGIN when they write and it is not open yet, and committing it when
@@ -428,7 +489,7 @@ def _sql(connection: Connection, statements: Sequence[Raw], cursor: Any, finish:
     begin = "" if all(s.reads for s in statements) else _begin_prefix(connection)
     if finish and (begin or connection.connection.dbapi_connection.get_transaction_status() != _IDLE):
         sql += "; COMMIT"
-    return begin + sql
+    return begin + _first(connection, cursor) + sql
 
 
 def _one(connection: Connection, statement: Raw, cursor: Any) -> str:
@@ -503,11 +564,11 @@ def driver_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list
     tuples (no statement compilation, no result processing: SQLite gives timestamps as text
     and booleans as 0/1). ``sql`` uses ``?`` placeholders and holds no literal ``%``. Fixed
     statements use ``Raw`` instead."""
+    cursor = connection.connection.driver_connection.cursor()
     if connection.dialect.name == "postgresql":
-        sql = _begin_prefix(connection) + sql.replace("?", "%s")
+        sql = _prefix(connection, cursor, reads=False) + sql.replace("?", "%s")
     else:
         _sqlite_begin(connection.info, connection.connection.driver_connection)
-    cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.execute(sql, tuple(params))
         return cursor.fetchall()

@@ -448,5 +448,11 @@ CREATE OR REPLACE FUNCTION ngn_refuse(reason text) RETURNS integer LANGUAGE plpg
 
 UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005';
 
+-- Running upgrade 0006 -> 0007
+
+CREATE OR REPLACE FUNCTION ngn_caller_changed() RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'NG002', MESSAGE = 'the caller''s account changed since this worker read it'; END $$;
+
+UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006';
+
 COMMIT;
 

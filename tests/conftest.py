@@ -128,6 +128,17 @@ def server(_running: RunningServer) -> RunningServer:
     return _running
 
 
+@pytest.fixture
+def second(server: RunningServer) -> Iterator[Client]:
+    """Admin's client of a second server (another host) on the same database as ``server``."""
+    database = Database(server.app.settings.effective_database_url)
+    app = NGNProApp(server.app.settings, database)
+    base, httpd = serve_app(app)
+    yield Client(base + server.app.settings.endpoint_path, *ADMIN)
+    httpd.shutdown()
+    database.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Deployment, Gunicorn]]:
     """``ngnserver serve`` (gunicorn, two worker processes) on each backend, for the tests that

@@ -12,28 +12,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
-from ngnserver.app import NGNProApp
-from ngnserver.db import Database
-from tests.conftest import serve_app
 from tests.support.wire import Client, SoapFault
 from tests.test_customer_rules import add
 from tests.test_sip_rules import add_account, credit, refused, sip_id
 
 DOMAIN = "moves.example.net"
-
-
-@pytest.fixture
-def second(server: Any):
-    """A second server (another host) on the same database as ``server``."""
-    database = Database(server.app.settings.effective_database_url)
-    app = NGNProApp(server.app.settings, database)
-    base, httpd = serve_app(app)
-    yield Client(base + server.app.settings.endpoint_path, "admin", "secret")
-    httpd.shutdown()
-    database.dispose()
 
 
 def counters(server: Any) -> dict[tuple[str, int], int]:
