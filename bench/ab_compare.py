@@ -8,6 +8,7 @@ short wrk runs alternate between them; the median of the per-round ratios B/A is
     git worktree add /tmp/base HEAD~1          # A: any checkout of the repository
     .venv/bin/python bench/ab_compare.py /tmp/base --backend postgresql
     .venv/bin/python bench/ab_compare.py /tmp/base --scenario getAccount --rounds 10
+    .venv/bin/python bench/ab_compare.py . --a-env NGNSERVER_REMEMBER_CALLERS=false   # a setting
 
 B is the code this script belongs to. Each server imports ngnserver from its own tree
 (PYTHONPATH); the schema comes from each version's own migrations. Needs wrk, and for
@@ -33,6 +34,7 @@ import bench_customer as bc
 def start(label: str, tree: Path, url: str, state: Path, workdir: Path, args: argparse.Namespace) -> bc.Server:
     env = bc.ngnserver_env(state, url, args.log_level)
     env["PYTHONPATH"] = str(tree)
+    env.update(args.a_env if label == "A" else args.b_env)
     bc.install(env, url, state, workdir, bc.Dataset(args.customers, args.resellers, args.sip_accounts))
     argv = [*bc.gunicorn_argv(args.workers), "-c", str(BENCH / "gunicorn_bench.conf.py"), "ngnserver.app:application"]
     return bc.Server(f"{label} ({tree})", argv, env, workdir / f"{label}.log", workdir)
@@ -52,7 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resellers", type=int, default=20)
     p.add_argument("--sip-accounts", type=int, default=20000)
     p.add_argument("--log-level", default="info")
+    for label in "ab":
+        p.add_argument(f"--{label}-env", action="append", default=[], metavar="NAME=VALUE",
+                       help=f"an environment variable for {label.upper()}'s server only (repeatable)")  # fmt: skip
     args = p.parse_args(argv)
+    for name in ("a_env", "b_env"):
+        pairs = [item.partition("=") for item in getattr(args, name)]
+        if any(not key or not sep for key, sep, _ in pairs):
+            p.error(f"--{name.replace('_', '-')} takes NAME=VALUE")
+        setattr(args, name, {key: value for key, _, value in pairs})
     a_tree = args.a_tree.resolve()
     if not (a_tree / "ngnserver" / "__init__.py").exists():
         p.error(f"{a_tree} is not a checkout of ngnserver")
@@ -85,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             for label in "AB":
                 run(label, 2, "w")
             rates: dict[str, list[float]] = {"A": [], "B": []}
-            print(f"{args.scenario} on {args.backend}; A = {a_tree}, B = {ROOT}")
+            print(f"{args.scenario} on {args.backend}; A = {a_tree} {args.a_env or ''}, B = {ROOT} {args.b_env or ''}")
             for i in range(args.rounds):
                 for label in "AB" if i % 2 == 0 else "BA":
                     rates[label].append(run(label, args.duration, f"r{i}"))
