@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, text
 
 from ngnserver.app import NGNProApp
-from ngnserver.core.callers import CALLER_UNCHANGED
+from ngnserver.core.callers import CALLER_UNCHANGED, Caller, CallerCheck, KnownCallers, Role
 from ngnserver.db import Database
 from tests.conftest import ADMIN, serve_app
 from tests.support.wire import Client, SoapFault
@@ -200,3 +200,20 @@ def test_a_remembered_caller_costs_no_statement_of_its_own(world):
         # the check goes first, in the same request as the operation's first statement
         assert all(sent[0].startswith(check) and "; " in sent[0] for sent in again), again
     assert len(app.known_callers) == 2
+
+
+def test_a_worker_remembers_a_bounded_number_of_callers_and_no_password():
+    known = KnownCallers(limit=3)
+    logins = [{"username": f"user{i}", "password": f"secret-{i}"} for i in range(5)]
+    for i, auth in enumerate(logins):
+        row = (i + 1, 1, None, b"sealed", True)
+        known.remember(auth, Caller(Role.CUSTOMER, auth["username"], i + 1, 1, reseller_active=True), CallerCheck(row, True))
+    assert len(known) == 3
+    assert [known.recall(auth) is not None for auth in logins] == [False, False, True, True, True]
+    assert known.recall({"username": "user4", "password": "secret-3"}) is None
+    assert known.recall({"username": "user4", "password": "secret-4", "admin": True}) is None
+    # what it keeps holds neither a password nor anything it could be read from
+    kept = repr(known.__dict__).encode() + b"".join(known._known)
+    assert not any(f"secret-{i}".encode() in kept for i in range(5))
+    known.forget(logins[4])
+    assert known.recall(logins[4]) is None and len(known) == 2

@@ -11,6 +11,7 @@ import enum
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -210,6 +211,7 @@ class KnownCallers:
         self._key = secrets.token_bytes(32)
         self._limit = limit
         self._known: dict[bytes, tuple[Caller, CallerCheck]] = {}
+        self._changes = threading.Lock()  # a threaded worker's requests add and drop at once
 
     def _credentials(self, auth: Mapping[str, object] | None) -> bytes | None:
         if not auth:
@@ -239,14 +241,16 @@ class KnownCallers:
         key = self._credentials(auth)
         if key is None:
             return
-        if len(self._known) >= self._limit and key not in self._known:
-            del self._known[next(iter(self._known))]  # the oldest
-        self._known[key] = (caller, check)
+        with self._changes:
+            if len(self._known) >= self._limit and key not in self._known:
+                del self._known[next(iter(self._known))]  # the oldest
+            self._known[key] = (caller, check)
 
     def forget(self, auth: Mapping[str, object] | None) -> None:
         key = self._credentials(auth)
         if key is not None:
-            self._known.pop(key, None)
+            with self._changes:
+                self._known.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._known)
