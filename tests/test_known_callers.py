@@ -9,6 +9,7 @@ On SQLite a worker reads the account on every request; the same tests hold there
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg2.extensions
@@ -19,6 +20,7 @@ from ngnserver.app import NGNProApp
 from ngnserver.core.callers import CALLER_UNCHANGED, Caller, CallerCheck, KnownCallers, Role
 from ngnserver.db import Database
 from tests.conftest import ADMIN, serve_app
+from tests.support.gunicorn import Deployment
 from tests.support.wire import Client, SoapFault
 from tests.test_customer_rules import World, add
 from tests.test_enum_rules import World as EnumWorld
@@ -217,3 +219,41 @@ def test_a_worker_remembers_a_bounded_number_of_callers_and_no_password():
     assert not any(f"secret-{i}".encode() in kept for i in range(5))
     known.forget(logins[4])
     assert known.recall(logins[4]) is None and len(known) == 2
+
+
+@pytest.fixture(params=["postgresql", "postgresql-unprepared", "sqlite"])
+def deployed(request: pytest.FixtureRequest, tmp_path: Any):
+    """``ngnserver serve`` with two workers; "postgresql-unprepared" as behind PgBouncer in
+    transaction mode, where the check is sent as plain SQL."""
+    settings = {"NGNSERVER_PREPARED_STATEMENTS": "false"} if request.param == "postgresql-unprepared" else {}
+    deployment = Deployment.on(request.param.partition("-")[0], request, tmp_path, "known_callers", settings)
+    server = deployment.start()
+    yield deployment, server
+    deployment.stop_all()
+
+
+def test_every_worker_refuses_an_old_password_at_once(deployed):
+    deployment, server = deployed
+    admin = Client(server.url, *ADMIN)
+    me = add(admin, username="kc", password="old")["id"]
+    old = Client(server.url, "kc", "old", admin=False)
+
+    def many(client: Client, operation: str, **params: Any) -> list[int]:
+        def one(_: int) -> int:
+            try:
+                client.call("Customer", operation, **params)
+                return 0
+            except SoapFault as fault:
+                return fault.errorcode or -1
+
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(one, range(12)))
+
+    assert many(old, "getAccount", id=me) == [0] * 12  # both workers now know kc
+    assert many(old, "updateAccount", account=("CustomerAccount", {"id": me, "city": "Delft"})) == [0] * 12
+    update(admin, id=me, password="new")
+    assert many(old, "getAccount", id=me) == [4002] * 12
+    assert many(old, "updateAccount", account=("CustomerAccount", {"id": me, "city": "Leiden"})) == [4002] * 12
+    assert deployment.query("SELECT city FROM customers WHERE id = :id", id=me) == [("Delft",)]
+    assert many(Client(server.url, "kc", "new", admin=False), "getAccount", id=me) == [0] * 12
+    assert len(set(server.workers())) == 2
