@@ -32,6 +32,7 @@ from ngnserver.soap.ports import Port, PortMap
 from ngnserver.soap.wsdl import build_wsdl, encoding_schema
 
 log = logging.getLogger("ngnserver.access")
+callers_log = logging.getLogger("ngnserver.callers")
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 XML = "text/xml; charset=utf-8"
@@ -122,6 +123,7 @@ class NGNProApp:
                     return result
             self.known_callers.forget(call.auth)
             caller_holder.clear()
+            callers_log.debug("the account of %s changed since this worker read it: the request runs again", caller.describe())
         return self._run(call, caller_holder)
 
     def _run(self, call: Call, caller_holder: list[str], caller: Caller | None = None, check: CallerCheck | None = None) -> Any:
