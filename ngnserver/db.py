@@ -452,7 +452,6 @@ class Raw:
             prepared.add(self.name)
         return self._execute
 
-
     def with_values(self, connection: Connection, cursor: Any, values: Sequence[Any]) -> str:
         """PostgreSQL: the SQL that runs this statement with ``values`` written into it (as
         literals), for a statement sent in front of another whose parameters the driver
@@ -565,11 +564,11 @@ def driver_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list
     and booleans as 0/1). ``sql`` uses ``?`` placeholders and holds no literal ``%``. Fixed
     statements use ``Raw`` instead."""
     cursor = connection.connection.driver_connection.cursor()
-    if connection.dialect.name == "postgresql":
-        sql = _prefix(connection, cursor, reads=False) + sql.replace("?", "%s")
-    else:
-        _sqlite_begin(connection.info, connection.connection.driver_connection)
     try:
+        if connection.dialect.name == "postgresql":
+            sql = _prefix(connection, cursor, reads=False) + sql.replace("?", "%s")
+        else:
+            _sqlite_begin(connection.info, connection.connection.driver_connection)
         cursor.execute(sql, tuple(params))
         return cursor.fetchall()
     finally:

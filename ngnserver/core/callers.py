@@ -202,10 +202,11 @@ class KnownCallers:
     sends the check with its first statement instead; the application answers only once
     that check has held, or authenticates afresh (app.py, ``NGNProApp._invoke``).
 
-    Credentials are kept as a MAC (keyed BLAKE2b) under a key of this process's own, never in clear. A
-    changed password, reseller, impersonation or reseller state makes the check fail, so
-    nothing has to tell the workers; an admin's password lives in the settings, which a
-    worker reads when it starts."""
+    Credentials are kept as a MAC (keyed BLAKE2b) under a key of this process's own, never
+    in clear. A changed password, reseller, impersonation or reseller state makes the check
+    fail, so nothing has to tell the workers; an admin's password lives in the settings,
+    which a worker reads when it starts. At most ``limit`` callers are kept, the oldest
+    dropped first."""
 
     def __init__(self, limit: int = 4096) -> None:
         self._key = secrets.token_bytes(32)
