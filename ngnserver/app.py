@@ -19,7 +19,7 @@ from ngnserver.core.callers import (
     Caller,
     CallerCheck,
     KnownCallers,
-    authenticate_account,
+    authenticate,
     caller_changed,
 )
 from ngnserver.core.errors import E, NGNError
@@ -133,7 +133,7 @@ class NGNProApp:
         try:
             with self.db.transaction(write=not operation.is_read_only, first=check) as session:
                 if caller is None:
-                    caller, proof = authenticate_account(session, call.auth, self.settings.admins, self.sealer)
+                    caller, proof = authenticate(session, call.auth, self.settings.admins, self.sealer)
                     if proof is not None and self.known_callers is not None:
                         self.known_callers.remember(call.auth, caller, proof)
                 caller_holder.append(caller.describe())
@@ -149,7 +149,7 @@ class NGNProApp:
         proves nobody any more."""
         try:
             with self.db.transaction(write=False) as session:
-                now, _proof = authenticate_account(session, call.auth, self.settings.admins, self.sealer)
+                now, _proof = authenticate(session, call.auth, self.settings.admins, self.sealer)
         except NGNError:
             self.known_callers.forget(call.auth)  # type: ignore[union-attr]
             raise

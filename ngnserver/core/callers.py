@@ -105,20 +105,10 @@ def authenticate(
     auth: Mapping[str, object] | None,
     admins: Mapping[str, str],
     sealer: PasswordSealer,
-) -> Caller:
-    """The caller the header proves, or NGNError. Nothing is read for a failed login
-    beyond the one row needed to check it."""
-    return authenticate_account(session, auth, admins, sealer)[0]
-
-
-def authenticate_account(
-    session: Session,
-    auth: Mapping[str, object] | None,
-    admins: Mapping[str, str],
-    sealer: PasswordSealer,
 ) -> tuple[Caller, CallerCheck | None]:
-    """``authenticate``, with the check that the account it read is still as read
-    (None for an admin acting as no customer: nothing was read)."""
+    """The caller the header proves, or NGNError, with the check that the account it read
+    is still as read (None for an admin acting as no customer: nothing was read). Nothing
+    is read for a failed login beyond the one row needed to check it."""
     if not auth:
         raise NGNError(E.AUTH_MISSING, "Every request needs an auth header with username and password.")
     username = str(auth.get("username") or "")
