@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
@@ -201,3 +202,103 @@ def test_postgresql_connection_given_back_in_a_transaction_is_rolled_back(pg_dat
     with pg_database.engine.connect() as conn:
         assert conn.connection.dbapi_connection.get_transaction_status() == IDLE
     assert _written(pg_database) == (0, 0)
+
+
+# -- the main thread's kept connection (Database._connection) ---------------------------------
+
+
+def _driver_connection(database: Database, write: bool = True) -> object:
+    with database.transaction(write=write) as session:
+        return session.connection().connection.dbapi_connection
+
+
+def test_main_thread_keeps_its_connection_between_requests(database):
+    """A gunicorn sync worker's requests (its main thread's) run on one connection, kept
+    out of the pool between them; another thread's request checks one out and gives it
+    back, as does a request inside a request."""
+    first = _driver_connection(database)
+    assert _driver_connection(database, write=False) is first
+    assert _driver_connection(database) is first
+    assert database.engine.pool.checkedout() == 1
+
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(_driver_connection, database).result()
+    assert other is not first
+    assert database.engine.pool.checkedout() == 1
+
+    with database.transaction() as outer:
+        inner = _driver_connection(database, write=False)
+        assert outer.connection().connection.dbapi_connection is first
+    assert inner is not first
+    assert database.engine.pool.checkedout() == 1
+
+
+def test_a_request_that_raises_gives_the_kept_connection_back(database):
+    _driver_connection(database)
+    assert database.engine.pool.checkedout() == 1
+    with pytest.raises(LookupError), database.transaction() as session:
+        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("rolled back",))
+        raise LookupError("the request fails after its write")
+    assert database.engine.pool.checkedout() == 0
+    assert _written(database) == (0, 0)
+    with database.transaction() as session:  # the next request runs as usual
+        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("kept",))
+    assert _written(database) == (1, 0)
+    assert database.engine.pool.checkedout() == 1
+
+
+def test_a_transaction_left_open_on_the_driver_is_not_kept(database):
+    """A request that used the driver directly and left a transaction open (no code of ours
+    does) gives the connection back to the pool, whose reset rolls it back."""
+    with database.transaction(write=False) as session:
+        driver = session.connection().connection.dbapi_connection
+        cursor = driver.cursor()
+        cursor.execute("BEGIN")
+        cursor.execute("INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
+                       "VALUES (CURRENT_TIMESTAMP, 't', false, 'create', 'test', 'left open', '{}')")  # fmt: skip
+    assert database.engine.pool.checkedout() == 0
+    assert _written(database) == (0, 0)
+
+
+def test_postgresql_kept_connection_that_died_while_idle_is_replaced(pg_database):
+    """The kept connection, idle for PING_AFTER_IDLE_SECONDS, is pinged before use, as the
+    pool pings one it hands out: a connection the server closed meanwhile (a restart, an
+    idle timeout) costs the next request nothing. Before that time it is used as it is."""
+    from ngnserver import db as db_module
+
+    def backend_pid() -> int:
+        with pg_database.transaction(write=False) as session:
+            return session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+    def terminate(pid: int) -> None:
+        with pg_database.engine.connect() as other:  # another thread's way: from the pool
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+
+    first = backend_pid()
+    terminate(first)
+    pg_database._kept_used -= db_module.PING_AFTER_IDLE_SECONDS + 1
+    second = backend_pid()
+    assert second != first
+
+    terminate(second)  # not idle long enough to be pinged: the request meets the dead connection
+    with pytest.raises(DBAPIError):
+        backend_pid()
+    assert backend_pid() not in (first, second)  # and the next one gets a new connection
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_does_not_use_its_parents_kept_connection(database):
+    parent = _driver_connection(database)
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 1
+        try:
+            code = 0 if _driver_connection(database) is not parent and _written(database) == (0, 0) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # the parent's connection still works: the child neither used nor closed it
+    assert _driver_connection(database) is parent
+    assert _written(database) == (0, 0)
