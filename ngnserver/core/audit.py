@@ -16,7 +16,12 @@ SECRET_FIELDS = frozenset({"password", "password_sealed", "private_key", "certif
 REDACTED = "(changed)"
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most values: no isinstance (ABC) checks needed
+        return value
     if isinstance(value, (datetime, date)):
         return value.isoformat(sep=" ")
     if isinstance(value, bytes):

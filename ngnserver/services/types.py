@@ -49,4 +49,6 @@ def wire_date(value: datetime | str | None) -> str | None:
         return None
     if isinstance(value, str):
         return value[:19]
+    if type(value) is datetime and value.tzinfo is None:  # as strftime("%Y-%m-%d %H:%M:%S"), at a third of its cost
+        return value.isoformat(" ", "seconds")
     return value.strftime("%Y-%m-%d %H:%M:%S")
