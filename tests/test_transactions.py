@@ -302,3 +302,30 @@ def test_forked_child_does_not_use_its_parents_kept_connection(database):
     # the parent's connection still works: the child neither used nor closed it
     assert _driver_connection(database) is parent
     assert _written(database) == (0, 0)
+
+
+def _audit(key: str) -> AuditEntry:
+    return AuditEntry(at=datetime(2026, 1, 1), login="t", admin_login=False, action="create", kind="test",
+                      record_key=key, changes={})  # fmt: skip
+
+
+def test_kept_connection_session_starts_every_request_empty(database):
+    """The main thread's requests use the kept connection's session again, closed in
+    between: nothing of one request (objects, the read-only mark) is left for the next."""
+    with database.transaction() as first:
+        entry = _audit("first")
+        first.add(entry)
+    with database.transaction(write=False) as second:
+        assert second is first
+        assert entry not in second and not second.new and len(second.identity_map) == 0
+        assert second.execute(text("SELECT record_key FROM audit_log")).scalars().all() == ["first"]
+    with database.transaction() as third:
+        assert third is first
+        third.add(_audit("third"))  # a write session again: written
+    assert _written(database) == (2, 0)
+    with pytest.raises(RuntimeError, match="read-only"), database.transaction(write=False) as fourth:
+        fourth.add(_audit("refused"))
+    with database.transaction() as fifth:  # after an exception: a new connection and session
+        assert fifth is not first
+        fifth.add(_audit("fifth"))
+    assert _written(database) == (3, 0)
