@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import datetime
 
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -22,5 +23,8 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
-    """Now, in UTC, without tzinfo (stored as a plain timestamp, shown as UTC)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    """Now, in UTC, to the second, without tzinfo (stored as a plain timestamp, shown as
+    UTC). Built from time.gmtime: half the cost of now(UTC).replace(...), and every record
+    written takes two or three."""
+    year, month, day, hour, minute, second = time.gmtime()[:6]
+    return datetime(year, month, day, hour, minute, second if second < 60 else 59)  # (no leap second)
