@@ -24,7 +24,7 @@ def _wire_name(attribute: str) -> str:
 _LIMITS: dict[type, list[tuple[str, int]]] = {}
 
 
-def _limits(model: type) -> list[tuple[str, int]]:
+def limits(model: type) -> list[tuple[str, int]]:
     """(attribute, length) of each bounded text column of ``model``, worked out once."""
     found = _LIMITS.get(model)
     if found is None:
@@ -44,13 +44,15 @@ def check(instance: Any) -> None:
 
 def check_row(model: type, values: Mapping[str, Any]) -> None:
     """The same for a row given as attribute values of ``model`` (see core/rows.py)."""
-    for key, length in _limits(model):
+    for key, length in limits(model):
         value = values.get(key)
         if isinstance(value, str) and len(value) > length:
-            raise NGNError(
-                E.INVALID_VALUE,
-                f"{_wire_name(key)} is {len(value)} characters long; at most {length} are allowed.",
-            )
+            refuse(key, value, length)
+
+
+def refuse(key: str, value: str, length: int) -> None:
+    """Refuse ``value`` of attribute ``key``, longer than its column's ``length``."""
+    raise NGNError(E.INVALID_VALUE, f"{_wire_name(key)} is {len(value)} characters long; at most {length} are allowed.")
 
 
 @event.listens_for(Session, "before_flush")
