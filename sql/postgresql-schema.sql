@@ -454,5 +454,13 @@ CREATE OR REPLACE FUNCTION ngn_caller_changed() RETURNS integer LANGUAGE plpgsql
 
 UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006';
 
+-- Running upgrade 0007 -> 0008
+
+DROP INDEX ix_audit_log_at;
+
+CREATE INDEX ix_audit_log_at ON audit_log USING brin (at);
+
+UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007';
+
 COMMIT;
 

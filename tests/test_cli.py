@@ -36,6 +36,25 @@ def test_audit_lists_who_changed_what_newest_first_without_secrets(server, tmp_p
     assert "admin admin as" in text_output and "update customer" in text_output
 
 
+def test_audit_since_lists_only_the_changes_from_then_on(server, tmp_path):
+    from sqlalchemy import text
+
+    admin = server.admin()
+    old = admin.call("Customer", "addAccount", account=("CustomerAccount", {"username": "aud-old", "password": "pw-1234"}))
+    new = admin.call("Customer", "addAccount", account=("CustomerAccount", {"username": "aud-new", "password": "pw-1234"}))
+    with server.database.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET at = '2020-01-01 00:00:00' WHERE record_key = :k"), {"k": str(old["id"])})
+        if server.backend == "postgresql":  # the index migration 0008 made
+            kind = conn.execute(text(
+                "SELECT am.amname FROM pg_class i JOIN pg_am am ON am.oid = i.relam WHERE i.relname = 'ix_audit_log_at'"
+            )).scalar_one()  # fmt: skip
+            assert kind == "brin"
+    keys = [json.loads(line)["key"] for line in run(server, tmp_path, "audit", "--json", "--since", "2021-01-01").splitlines()]
+    assert str(new["id"]) in keys and str(old["id"]) not in keys
+    keys = [json.loads(line)["key"] for line in run(server, tmp_path, "audit", "--json", "--since", "2019-12-31").splitlines()]
+    assert str(new["id"]) in keys and str(old["id"]) in keys
+
+
 def test_db_upgrade_is_idempotent(server, tmp_path):
     assert "newest revision" in run(server, tmp_path, "db", "upgrade")
 

@@ -29,6 +29,6 @@ class AuditEntry(Base):
 
     __table_args__ = (
         Index("ix_audit_log_kind_record_key", "kind", "record_key"),
-        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_at", "at", postgresql_using="brin"),  # migration 0008
         {"sqlite_autoincrement": True},
     )
