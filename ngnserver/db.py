@@ -621,9 +621,15 @@ def literals(dbapi_connection: Any, values: Sequence[Any]) -> list[str]:
         return [_adapted(dbapi_connection, value) for value in values]
     written = []
     for value in values:
-        write = _LITERALS.get(type(value))
-        literal = None if write is None else write(value)
-        written.append(_adapted(dbapi_connection, value) if literal is None else literal)
+        kind = value.__class__
+        if kind is str and "\0" not in value:  # the most common, written here directly
+            written.append("'" + value.replace("'", "''") + "'")
+        elif kind is int:
+            written.append(int.__repr__(value))
+        else:
+            write = _LITERALS.get(kind)
+            literal = None if write is None else write(value)
+            written.append(_adapted(dbapi_connection, value) if literal is None else literal)
     return written
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 # what every LogRecord carries; anything else on a record came as ``extra=``
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# json.dumps(..., default=str) builds an encoder on every call; one serves every line
+_ENCODE = json.JSONEncoder(default=str).encode
 
 
 class JsonLines(logging.Formatter):
@@ -45,7 +47,7 @@ class JsonLines(logging.Formatter):
             line["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             line["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(line, default=str)
+        return _ENCODE(line)
 
 
 def setup(level: str = "INFO") -> None:
