@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from ngnserver import config
+from ngnserver import config, logs
 from ngnserver.core.callers import (
     Caller,
     CallerCheck,
@@ -87,9 +87,10 @@ class NGNProApp:
             payload = self.endpoint.fault(error)
         else:
             ok, payload, call, error = self.endpoint.handle(body, lambda c: self._invoke(c, caller_holder))
-        log.info(
+        logs.info(
+            log,
             "soap",
-            extra={
+            {
                 "operation": f"{call.operation.port.name}.{call.operation.name}" if call else None,
                 "caller": caller_holder[0] if caller_holder else None,
                 "errorcode": error.code if error else None,
