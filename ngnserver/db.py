@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import fcntl
+import hashlib
 import itertools
 import os
 import re
@@ -145,8 +146,12 @@ def _postgresql_engine(url: str, prepared: bool) -> Engine:
     if prepared:
 
         @event.listens_for(engine, "connect")
-        def _track_prepared(_dbapi_conn, record):  # type: ignore[no-untyped-def]
+        def _track_prepared(dbapi_conn, record):  # type: ignore[no-untyped-def]
             record.info[PREPARED] = set()  # a new session has none (Raw.sql_for)
+            if dbapi_conn.server_version >= 120000:
+                # our prepared statements are planned once, for any values (see Raw)
+                with dbapi_conn.cursor() as cursor:
+                    cursor.execute("SET plan_cache_mode = force_generic_plan")
 
     # A pooled connection may have died while it sat idle (a database restart, a proxy's
     # idle timeout): one that was idle for a while is pinged before use and replaced if
@@ -517,12 +522,23 @@ class Raw:
     turns that off, for a pooler in transaction mode (PgBouncer), where a session's
     prepared statements do not follow it.
 
+    Their plans are generic (``plan_cache_mode = force_generic_plan`` on each connection,
+    PostgreSQL 12 and later): PostgreSQL would otherwise plan a statement afresh on every
+    call whenever it judged the generic plan dearer than one made for the values, as it
+    does for a listing whose LIMIT and OFFSET are parameters (getCustomers: about half the
+    server's time went to planning). The fixed statements had settled on their generic
+    plans after five calls anyway.
+
     ``reads=True`` declares a plain SELECT (no FOR UPDATE, no function with effects): in a
-    write request on PostgreSQL it does not open the transaction (see PostgresDialect)."""
+    write request on PostgreSQL it does not open the transaction (see PostgresDialect).
+    ``name``: the prepared statement's name, for a statement made again from the same text
+    (``driver_rows(..., prepare=True)``); by default a new one."""
 
     __slots__ = ("_count", "_parts", "_percent", "_prepare", "_sqlite", "name", "reads")
 
-    def __init__(self, sql: str | None = None, *, reads: bool = False, **by_dialect: str) -> None:
+    def __init__(
+        self, sql: str | None = None, *, reads: bool = False, name: str | None = None, **by_dialect: str
+    ) -> None:
         sqlite, postgresql = (by_dialect.get(name, sql) for name in ("sqlite", "postgresql"))
         if sqlite is None or postgresql is None:
             raise ValueError("Raw needs the SQL for every dialect")
@@ -530,7 +546,7 @@ class Raw:
         self._sqlite = sqlite
         self._parts = tuple(postgresql.split("?"))  # the values go between them (unprepared)
         self._percent = "%" in postgresql
-        self.name = f"ngn_{next(_RAW_NAMES)}"
+        self.name = name or f"ngn_{next(_RAW_NAMES)}"
         numbers = itertools.count(1)
         self._prepare = f"PREPARE {self.name} AS " + re.sub(
             r"\?", lambda _: f"${next(numbers)}", postgresql
@@ -727,15 +743,52 @@ def rollback_failed(connection: Connection) -> None:
     connection.dialect.do_rollback(connection.connection.dbapi_connection)
 
 
-def driver_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+# driver_rows(..., prepare=True): the statements made from listing texts, by text, and how
+# many statements one connection may hold prepared before it lets them all go
+_BY_TEXT: dict[str, Raw] = {}
+_BY_TEXT_MAX = 1024
+MAX_PREPARED_PER_CONNECTION = 500
+
+
+def _by_text(sql: str) -> Raw:
+    """The prepared statement for a listing's text, named after the text: made again (once
+    forgotten here), it has the name a connection may already know it by."""
+    found = _BY_TEXT.get(sql)
+    if found is None:
+        if len(_BY_TEXT) >= _BY_TEXT_MAX:
+            _BY_TEXT.clear()
+        digest = hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
+        found = _BY_TEXT[sql] = Raw(sql, name=f"ngn_t{digest}")
+    return found
+
+
+def _room_for_prepared(connection: Connection, cursor: Any) -> None:
+    """Let every prepared statement of the connection go when it holds too many (a listing's
+    text varies with its filters and order): before any statement of the request is
+    written, so that none it uses goes; those still needed are prepared again."""
+    prepared = connection.connection.info.get(PREPARED)
+    if prepared is not None and len(prepared) >= MAX_PREPARED_PER_CONNECTION:
+        cursor.execute("DEALLOCATE ALL")
+        prepared.clear()
+
+
+def driver_rows(
+    connection: Connection, sql: str, params: Sequence[Any], prepare: bool = False
+) -> list[tuple[Any, ...]]:
     """The rows of a SELECT whose text is built per request (a listing's filters and order),
     run straight on the driver's cursor inside the connection's transaction, as the driver's
     tuples (no statement compilation, no result processing: SQLite gives timestamps as text
     and booleans as 0/1). ``sql`` uses ``?`` placeholders, and holds no other ``?``. Fixed
-    statements use ``Raw`` instead."""
+    statements use ``Raw`` instead. ``prepare``: on PostgreSQL, prepare it on the
+    connection, by its text (for texts that come back: a listing's few shapes)."""
     cursor = connection.connection.driver_connection.cursor()
     try:
-        if connection.dialect.name == "postgresql":
+        if prepare and connection.dialect.name == "postgresql":
+            _room_for_prepared(connection, cursor)
+            statement = _by_text(sql)
+            prefix = _prefix(connection, cursor, reads=False)
+            cursor.execute(prefix + statement.sql_for(connection, cursor, params))
+        elif connection.dialect.name == "postgresql":
             written = literals(connection.connection.dbapi_connection, params)
             parts = sql.split("?")
             if len(parts) != len(written) + 1:

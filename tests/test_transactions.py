@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from ngnserver.core import rows
-from ngnserver.db import Database, Raw, raw_batch, raw_execute, raw_first
+from ngnserver.db import Database, Raw, driver_rows, raw_batch, raw_execute, raw_first
 from ngnserver.models import Customer
 from ngnserver.models.audit import AuditEntry
 from tests.conftest import BACKENDS, database_url
@@ -329,3 +329,24 @@ def test_kept_connection_session_starts_every_request_empty(database):
         assert fifth is not first
         fifth.add(_audit("fifth"))
     assert _written(database) == (3, 0)
+
+
+def test_postgresql_listings_are_prepared_by_their_text_within_a_bound(pg_database, monkeypatch):
+    """A listing's text varies with its filters and order: each is prepared once per
+    connection, by its text, and a connection holding too many lets them all go (the
+    fixed statements are prepared again when next used). Plans are generic."""
+    from ngnserver import db as db_module
+
+    monkeypatch.setattr(db_module, "MAX_PREPARED_PER_CONNECTION", 6)
+    with pg_database.transaction(write=False) as session:
+        conn = session.connection()
+        assert driver_rows(conn, "SHOW plan_cache_mode", []) == [("force_generic_plan",)]
+        for i in range(20):
+            text = f"SELECT CAST(? AS integer) + {i}"
+            assert driver_rows(conn, text, [i], prepare=True) == [(2 * i,)]
+            assert driver_rows(conn, text, [1], prepare=True) == [(1 + i,)]  # the same statement
+            held = driver_rows(conn, "SELECT name FROM pg_prepared_statements", [])
+            assert 1 <= len(held) <= 6
+            assert raw_first(conn, RAW_COUNT, ()) == (0,)  # a fixed statement, prepared again if it went
+        names = {name for (name,) in driver_rows(conn, "SELECT name FROM pg_prepared_statements", [])}
+    assert len([n for n in names if n.startswith("ngn_t")]) <= 5

@@ -385,7 +385,7 @@ class Customers:
             f"SELECT {', '.join(selected)} FROM customers{where} "
             f"ORDER BY {column.name} {direction}, id {direction} LIMIT ? OFFSET ?"
         )
-        rows = driver_rows(connection, sql, [*selected_params, *params, limit, page.start])
+        rows = driver_rows(connection, sql, [*selected_params, *params, limit, page.start], prepare=True)
         counted = rows[0][-1] if counter is not None and rows else None
         n, id_index = len(columns), columns.index("id")
         properties = None
@@ -402,7 +402,7 @@ class Customers:
             if counter is not None:  # a page past the end
                 return int(driver_rows(connection, *counter)[0][0])
             counting = f"SELECT count(*) FROM customers{where}"
-            return int(driver_rows(connection, counting, params)[0][0])
+            return int(driver_rows(connection, counting, params, prepare=True)[0][0])
 
         return CustomerRows(page_total(page, limit, len(rows), count), rows, properties)
 
