@@ -350,3 +350,10 @@ def test_postgresql_listings_are_prepared_by_their_text_within_a_bound(pg_databa
             assert raw_first(conn, RAW_COUNT, ()) == (0,)  # a fixed statement, prepared again if it went
         names = {name for (name,) in driver_rows(conn, "SELECT name FROM pg_prepared_statements", [])}
     assert len([n for n in names if n.startswith("ngn_t")]) <= 5
+
+
+def test_postgresql_connections_do_not_jit_compile(pg_database):
+    """A generic plan's estimate for a listing (its LIMIT unknown) would set off JIT
+    compilation on every call over a large table; ngnserver's connections never JIT."""
+    with pg_database.transaction(write=False) as session:
+        assert driver_rows(session.connection(), "SHOW jit", []) == [("off",)]
