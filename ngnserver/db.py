@@ -543,7 +543,7 @@ class Raw:
     def __init__(
         self, sql: str | None = None, *, reads: bool = False, name: str | None = None, **by_dialect: str
     ) -> None:
-        sqlite, postgresql = (by_dialect.get(name, sql) for name in ("sqlite", "postgresql"))
+        sqlite, postgresql = (by_dialect.get(dialect, sql) for dialect in ("sqlite", "postgresql"))
         if sqlite is None or postgresql is None:
             raise ValueError("Raw needs the SQL for every dialect")
         self.reads = reads
@@ -569,7 +569,7 @@ class Raw:
         written = literals(connection.connection.dbapi_connection, values)
         prepared = connection.connection.info.get(PREPARED)
         if prepared is None:
-            return "".join(itertools.chain.from_iterable(zip(self._parts, [*written, ""])))
+            return _filled(self._parts, written)
         if self.name not in prepared:
             cursor.execute(self._prepare)
             # a prepared statement outlives a rollback: it is there for the session's life
@@ -642,8 +642,8 @@ def literals(dbapi_connection: Any, values: Sequence[Any]) -> list[str]:
     written = []
     for value in values:
         kind = value.__class__
-        if kind is str and "\0" not in value:  # the most common, written here directly
-            written.append("'" + value.replace("'", "''") + "'")
+        if kind is str:  # the commonest two, without the lookup
+            written.append(_text(value))
         elif kind is int:
             written.append(int.__repr__(value))
         else:
@@ -651,6 +651,11 @@ def literals(dbapi_connection: Any, values: Sequence[Any]) -> list[str]:
             literal = None if write is None else write(value)
             written.append(_adapted(dbapi_connection, value) if literal is None else literal)
     return written
+
+
+def _filled(parts: Sequence[str], written: Sequence[str]) -> str:
+    """A statement's text split at its ``?`` placeholders, with the literals written in."""
+    return "".join(itertools.chain.from_iterable(zip(parts, [*written, ""])))
 
 
 def _adapted(dbapi_connection: Any, value: Any) -> str:
@@ -793,11 +798,10 @@ def driver_rows(
             prefix = _prefix(connection, cursor, reads=False)
             cursor.execute(prefix + statement.sql_for(connection, cursor, params))
         elif connection.dialect.name == "postgresql":
-            written = literals(connection.connection.dbapi_connection, params)
             parts = sql.split("?")
-            if len(parts) != len(written) + 1:
-                raise ValueError(f"{len(parts) - 1} placeholders for {len(written)} values")
-            text = "".join(itertools.chain.from_iterable(zip(parts, [*written, ""])))
+            if len(parts) != len(params) + 1:
+                raise ValueError(f"{len(parts) - 1} placeholders for {len(params)} values")
+            text = _filled(parts, literals(connection.connection.dbapi_connection, params))
             cursor.execute(_prefix(connection, cursor, reads=False) + text)
         else:
             _sqlite_begin(connection.info, connection.connection.driver_connection)
