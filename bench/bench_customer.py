@@ -589,7 +589,7 @@ def machine_info(pg_version: str | None) -> list[tuple[str, str]]:
     if pg_version:
         info.append(("PostgreSQL", pg_version))
     info += [
-        ("packages", ", ".join(f"{p} {version(p)}" for p in ("gunicorn", "spyne", "lxml", "SQLAlchemy", "psycopg2-binary"))),
+        ("packages", ", ".join(f"{p} {version(p)}" for p in ("gunicorn", "spyne", "lxml", "SQLAlchemy", "psycopg"))),
         ("wrk", wrk_version[0].split(" [")[0] if wrk_version else "?"),
     ]
     return info

@@ -15,15 +15,9 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from ngnserver import config, logs
-from ngnserver.core.callers import (
-    Caller,
-    CallerCheck,
-    KnownCallers,
-    authenticate,
-    caller_changed,
-)
+from ngnserver.core.callers import authenticate
 from ngnserver.core.errors import E, NGNError
-from ngnserver.db import Database
+from ngnserver.db import Database, Trouble, trouble
 from ngnserver.services import ALIASES, PORTS
 from ngnserver.services.context import RequestContext
 from ngnserver.services.types import AuthHeader
@@ -32,7 +26,7 @@ from ngnserver.soap.ports import Port, PortMap
 from ngnserver.soap.wsdl import build_wsdl, encoding_schema
 
 log = logging.getLogger("ngnserver.access")
-callers_log = logging.getLogger("ngnserver.callers")
+TRANSACTION_ATTEMPTS = 3  # a request the database broke off (deadlock) runs again up to this often
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 XML = "text/xml; charset=utf-8"
@@ -51,10 +45,6 @@ class NGNProApp:
         self.endpoint = SoapEndpoint(self.ports, AuthHeader, settings.max_request_bytes)
         self.path = settings.endpoint_path
         self._wsdl_cache: dict[str, bytes] = {}
-        self._driver = self.db.engine.dialect.loaded_dbapi
-        # PostgreSQL: callers are remembered (KnownCallers); SQLite reads an account in
-        # process, for less than the check would cost
-        self.known_callers = KnownCallers() if not self.db.is_sqlite and settings.remember_callers else None
 
     # -- WSGI ------------------------------------------------------------------------------
 
@@ -101,77 +91,41 @@ class NGNProApp:
         return _reply(start_response, "200 OK" if ok else "500 Internal Server Error", XML, payload)
 
     def _invoke(self, call: Call, caller_holder: list[str]) -> Any:
-        """Run the call's operation as the caller its auth header proves.
-
-        A caller this worker authenticated before (``KnownCallers``) is not read again: the
-        operation runs at once, its first statement carrying the check that the account is
-        unchanged. The answer stands when that check was sent and held, which is as good as
-        authenticating when the request began. Otherwise the operation's outcome waits for
-        the caller to be read afresh: the check failed (nothing of the request was kept:
-        it runs again as the caller now read), or the operation ran no statement, in which
-        case an unchanged caller keeps the answer and a changed one runs it again (it wrote
-        nothing). A request that faulted rolled back, so running it again is safe."""
-        known = self.known_callers.recall(call.auth) if self.known_callers is not None else None
-        if known is not None:
-            caller, check = known
-            try:
-                result = self._run(call, caller_holder, caller, check)
-            except Exception as exc:
-                if not caller_changed(exc) and (check.sent or self._still(call, caller)):
-                    raise
-            else:
-                if check.sent or self._still(call, caller):
-                    return result
-            self.known_callers.forget(call.auth)
-            caller_holder.clear()
-            callers_log.debug("the account of %s changed since this worker read it: the request runs again", caller.describe())
-        return self._run(call, caller_holder)
-
-    def _run(self, call: Call, caller_holder: list[str], caller: Caller | None = None, check: CallerCheck | None = None) -> Any:
-        """The operation, in its transaction, as ``caller`` (with ``check`` sent first), or
-        as the caller authenticated now."""
+        """Run the call's operation, in one transaction, as the caller its auth header
+        proves. A transaction the database broke off to resolve a deadlock (or a conflict
+        between snapshots) wrote nothing, so it runs again, a few times."""
         operation = call.operation
-        try:
-            with self.db.transaction(write=not operation.is_read_only, first=check) as session:
-                if caller is None:
-                    caller, proof = authenticate(session, call.auth, self.settings.admins, self.sealer)
-                    if proof is not None and self.known_callers is not None:
-                        self.known_callers.remember(call.auth, caller, proof)
-                caller_holder.append(caller.describe())
-                ctx = RequestContext(caller, session, self.settings, self.sealer)
-                return operation.function(ctx, *call.args)
-        except (DBAPIError, self._driver.Error) as exc:
-            if check is not None and caller_changed(exc):
-                raise
-            raise self._database_fault(operation, exc) from None
+        write = not operation.is_read_only
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                with self.db.transaction(write=write) as session:
+                    caller = authenticate(session, call.auth, self.settings.admins, self.sealer)
+                    caller_holder[:] = [caller.describe()]
+                    ctx = RequestContext(caller, session, self.settings, self.sealer, self.db.backend)
+                    return operation.function(ctx, *call.args)
+            except DBAPIError as exc:
+                meaning = trouble(exc)
+                if meaning is Trouble.RETRY and attempt < TRANSACTION_ATTEMPTS:
+                    log.info("%s.%s runs again after %s", operation.port.name, operation.name, exc.orig)
+                    continue
+                raise self._database_fault(operation, exc, meaning, write) from None
+        raise AssertionError("unreachable")
 
-    def _still(self, call: Call, caller: Caller) -> bool:
-        """Whether the auth header still proves ``caller`` (read now); NGNError when it
-        proves nobody any more."""
-        try:
-            with self.db.transaction(write=False) as session:
-                now, _proof = authenticate(session, call.auth, self.settings.admins, self.sealer)
-        except NGNError:
-            self.known_callers.forget(call.auth)  # type: ignore[union-attr]
-            raise
-        except (DBAPIError, self._driver.Error) as exc:
-            raise self._database_fault(call.operation, exc) from None
-        return now == caller
-
-    def _database_fault(self, operation: Any, exc: Exception) -> NGNError:
-        """The Fault for a database error, logged: SQLAlchemy wraps the driver's errors, and
-        statements run on the driver (db.Raw) raise them bare."""
-        error = exc.orig if isinstance(exc, DBAPIError) else exc
+    def _database_fault(self, operation: Any, exc: DBAPIError, meaning: Trouble, write: bool) -> NGNError:
+        """The Fault for a database error, logged with what the database said."""
         where = f"{operation.port.name}.{operation.name}"
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            # the connection died (a database restart): replaced for the next call
-            log.error("database connection lost in %s: %s", where, error)
-        elif isinstance(error, self._driver.OperationalError):
-            log.error("database error in %s: %s", where, error)
-        else:
-            log.error("database refused %s: %s", where, error)
-            return NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.")
-        return NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.")
+        if meaning in (Trouble.UNAVAILABLE, Trouble.RETRY):
+            log.error("database unavailable in %s: %s", where, exc.orig)
+            return NGNError(E.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.")
+        if meaning is Trouble.STORAGE and write:
+            log.error("database cannot store (%s): %s", where, exc.orig)
+            self.db.note_storage_failure(str(exc.orig))
+            return NGNError(
+                E.DATABASE_CANNOT_STORE,
+                "The database cannot store changes (it is read-only or out of space); the operator must fix it.",
+            )
+        log.error("database refused %s: %s", where, exc.orig)
+        return NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.")
 
     def _wsdl(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         url = self.endpoint_url(environ)
@@ -195,11 +149,10 @@ class NGNProApp:
         return f"{scheme}://{host}{prefix}{self.path}"
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            self.db.ping()
-        except DBAPIError as exc:
-            log.error("health check: database does not answer: %s", exc.orig)
-            body = json.dumps({"status": "error", "database": "unavailable"}).encode()
+        problem = self.db.health()
+        if problem is not None:
+            log.error("health check: %s", problem)
+            body = json.dumps({"status": "error", "database": problem}).encode()
             return _reply(start_response, "503 Service Unavailable", "application/json", body)
         return _reply(start_response, "200 OK", "application/json", b'{"status": "ok", "database": "ok"}')
 

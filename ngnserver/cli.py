@@ -163,6 +163,7 @@ def pull_dsl(threshold: float) -> None:
     """Sync every monitored DSL service with the vendor (safe to run from cron)."""
     from ngnserver import logs
     from ngnserver.core import dsl
+    from ngnserver.db import AlreadyRunning
     from ngnserver.worker import WorkerContext
 
     settings = _settings()
@@ -170,9 +171,9 @@ def pull_dsl(threshold: float) -> None:
     database = settings.database()
     context = WorkerContext(settings, settings.sealer())
     try:
-        with dsl.pull_lock(database, settings.state_dir):
+        with database.exclusive(dsl.PULL_LOCK):
             report = dsl.pull_monitored(database, context.dsl, threshold)
-    except dsl.PullAlreadyRunning as exc:
+    except AlreadyRunning as exc:
         click.echo(f"pull-dsl: {exc}; nothing done")
         return
     click.echo(f"pulled {report.pulled}, failed {report.failed}, skipped {report.skipped}")

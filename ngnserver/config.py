@@ -70,12 +70,13 @@ class Settings:
     worker_lease_seconds: float = 300.0
     worker_backoff_seconds: float = 5.0
     worker_max_attempts: int = 8
-    # PostgreSQL server-side prepared statements for the hot paths (db.Raw); turn off
-    # behind a pooler in transaction mode (PgBouncer)
+    # PostgreSQL: statements a connection runs often are prepared (psycopg's
+    # prepare_threshold); turn off behind a pooler in transaction mode (PgBouncer)
     prepared_statements: bool = True
-    # PostgreSQL: a worker acts again as a caller it authenticated, checking the account in
-    # the request's first statement instead of reading it first (core/callers.py, KnownCallers)
-    remember_callers: bool = True
+    # seconds: to connect, for one statement (PostgreSQL), for any answer (PostgreSQL)
+    database_connect_timeout: float = 5.0
+    database_statement_timeout: float = 20.0
+    database_answer_timeout: float = 25.0
 
     @property
     def effective_database_url(self) -> str:
@@ -83,9 +84,10 @@ class Settings:
 
     def database(self) -> Database:
         """The database these settings name."""
-        from ngnserver.db import Database
+        from ngnserver.db import Database, Limits
 
-        return Database(self.effective_database_url, prepared=self.prepared_statements)
+        limits = Limits(self.database_connect_timeout, self.database_statement_timeout, self.database_answer_timeout)
+        return Database(self.effective_database_url, limits, prepared=self.prepared_statements)
 
     def sealer(self) -> PasswordSealer:
         return PasswordSealer(self.secret_key)
@@ -145,7 +147,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             reseller_default_credits=_parse_credits(credits) if isinstance(credits, str) else dict(credits),
             log_level=str(get("log_level", "INFO")).upper(),
             prepared_statements=_flag(get("prepared_statements", True)),
-            remember_callers=_flag(get("remember_callers", True)),
+            database_connect_timeout=float(get("database_connect_timeout", 5)),
+            database_statement_timeout=float(get("database_statement_timeout", 20)),
+            database_answer_timeout=float(get("database_answer_timeout", 25)),
             ikano=IkanoSettings(
                 url=ikano("url", ""),
                 keyid=str(ikano("keyid", "")),

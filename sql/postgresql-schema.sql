@@ -462,5 +462,13 @@ CREATE INDEX ix_audit_log_at ON audit_log USING brin (at);
 
 UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007';
 
+-- Running upgrade 0008 -> 0009
+
+DROP FUNCTION IF EXISTS ngn_refuse(text);
+
+DROP FUNCTION IF EXISTS ngn_caller_changed();
+
+UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num = '0008';
+
 COMMIT;
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ngnserver.app import NGNProApp
 from ngnserver.config import IkanoSettings
 from ngnserver.core import dsl as dsl_rules
-from ngnserver.db import Database
+from ngnserver.db import AlreadyRunning, Database
 from ngnserver.models.job import Job, JobAttempt
 from ngnserver.vendors.ikano import Address, IkanoClient, NewOrder
 from ngnserver.worker import WorkerContext, make_worker
@@ -299,12 +299,12 @@ def test_killing_the_worker_mid_order_does_not_order_twice(env, tmp_path):
 
 def test_pull_dsl_does_not_run_twice_at_once(env):
     with (
-        dsl_rules.pull_lock(env.database, env.settings.state_dir),
-        pytest.raises(dsl_rules.PullAlreadyRunning),
-        dsl_rules.pull_lock(env.database, env.settings.state_dir),
+        env.database.exclusive(dsl_rules.PULL_LOCK),
+        pytest.raises(AlreadyRunning, match="another pull-dsl is running"),
+        env.database.exclusive(dsl_rules.PULL_LOCK),
     ):
         pass
-    with dsl_rules.pull_lock(env.database, env.settings.state_dir):
+    with env.database.exclusive(dsl_rules.PULL_LOCK):
         pass
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -40,28 +39,6 @@ def test_error_codes_are_unique_and_keep_the_ones_cdrtool_depends_on():
     assert {1001, 1011, 1031, 3002, 5001, 7001, 7003} <= set(codes)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_a_read_only_request_cannot_write(backend, request, tmp_path):
-    """get* operations run in read sessions (autocommit on PostgreSQL): a write through one
-    is refused before it reaches the database."""
-    from ngnserver.db import Database
-    from ngnserver.models import Customer
-    from tests.conftest import database_url
-
-    database = Database(database_url(backend, request, tmp_path, "readonly"))
-    database.migrate()
-    try:
-        with (
-            pytest.raises(RuntimeError, match="read-only"),
-            database.transaction(write=False) as session,
-        ):
-            session.add(Customer(id=1, reseller=1, username="sneaky", password_sealed=b""))
-        with database.transaction(write=False) as session:
-            assert session.query(Customer).count() == 0
-    finally:
-        database.dispose()
-
-
 def _wal_size_after_writes(path: Path, writes: int) -> int:
     from sqlalchemy import text
 
@@ -86,11 +63,11 @@ def _wal_size_after_writes(path: Path, writes: int) -> int:
 
 def test_the_sqlite_write_ahead_log_is_copied_back_and_reused(tmp_path, monkeypatch):
     """SQLite's own checkpoints are off (they ran inside a writer's turn); ours run every
-    CHECKPOINT_EVERY_WRITES writes, so the log stays the size of about that many writes."""
-    from ngnserver import db
+    CHECKPOINT_EVERY writes, so the log stays the size of about that many writes."""
+    from ngnserver import sqlite_writers
 
-    writes = 8 * db.CHECKPOINT_EVERY_WRITES
+    writes = 8 * sqlite_writers.CHECKPOINT_EVERY
     checkpointed = _wal_size_after_writes(tmp_path / "ours.sqlite3", writes)
-    monkeypatch.setattr(db, "CHECKPOINT_EVERY_WRITES", 10 * writes)
+    monkeypatch.setattr(sqlite_writers, "CHECKPOINT_EVERY", 10 * writes)
     never = _wal_size_after_writes(tmp_path / "never.sqlite3", writes)
     assert 0 < checkpointed < never / 4

@@ -1,52 +1,32 @@
-"""How requests use database transactions. On PostgreSQL the connections run in autocommit
-mode and ngnserver sends BEGIN and COMMIT itself (db.PostgresDialect): BEGIN with a write
-transaction's first statement, COMMIT with its last where a path says so. These tests check
-that every way of writing is inside the transaction, and that nothing of a failed one stays."""
+"""How requests use database transactions (db.Database.transaction): one transaction per
+request, committed when it ends well and rolled back when it raises, whichever way it wrote;
+a read-only request that the database itself keeps from writing, reading one snapshot; the
+SQLite writers' turn; prepared statements on PostgreSQL, and none behind a pooler."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import insert, select, text
 
-from ngnserver.core import rows
-from ngnserver.db import Database, Raw, driver_rows, raw_batch, raw_execute, raw_first
+from ngnserver.db import Database
 from ngnserver.models import Customer
 from ngnserver.models.audit import AuditEntry
 from tests.conftest import BACKENDS, database_url
-
-IDLE, IN_TRANSACTION = 0, 2  # libpq's transaction status (psycopg2.extensions)
 
 AUDIT_INSERT = text(
     "INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
     "VALUES (CURRENT_TIMESTAMP, 't', false, 'create', 'test', :k, '{}')"
 )
-RAW_AUDIT_INSERT = Raw(
-    "INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
-    "VALUES (CURRENT_TIMESTAMP, 't', false, 'create', 'test', ?, '{}')"
-)
-RAW_COUNT = Raw("SELECT count(*) FROM audit_log", reads=True)
-# violates credit_usage's CHECK (used >= 0): a statement that fails inside a transaction
-RAW_BAD = Raw("INSERT INTO credit_usage (scope, holder, credit, used) VALUES ('customer', 1, 'sip_credit', -1)")
 
 
 @pytest.fixture(params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
     db = Database(database_url(request.param, request, tmp_path, "transactions"))
-    db.migrate()
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def pg_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
-    db = Database(database_url("postgresql", request, tmp_path, "transactions_pg"))
     db.migrate()
     yield db
     db.dispose()
@@ -61,35 +41,36 @@ def _written(database: Database) -> tuple[int, int]:
 
 
 def _write(session, how: str) -> None:
-    if how == "raw statement":
-        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("raw",))
-    elif how == "raw batch":
-        raw_batch(session.connection(), [RAW_AUDIT_INSERT, RAW_AUDIT_INSERT], [("b1",), ("b2",)])
-    elif how == "row insert":
-        rows.insert(session, AuditEntry, {"login": "t", "admin_login": False, "action": "create",
-                                          "kind": "test", "record_key": "row"})  # fmt: skip
-    elif how == "core statement":
-        session.execute(AUDIT_INSERT, {"k": "core"})
+    if how == "text statement":
+        session.execute(AUDIT_INSERT, {"k": "text"})
     elif how == "core executemany":
         session.execute(AUDIT_INSERT, [{"k": "m1"}, {"k": "m2"}, {"k": "m3"}])
+    elif how == "core insert":
+        session.execute(insert(AuditEntry).values(login="t", admin_login=False, action="create", kind="test",
+                                                  record_key="core", changes={}))  # fmt: skip
     elif how == "orm flush":
         session.add(Customer(id=1, reseller=1, username="tx", password_sealed=b""))
         session.flush()
+    elif how == "driver cursor":
+        cursor = session.connection().connection.driver_connection.cursor()
+        cursor.execute(
+            "INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
+            "VALUES (CURRENT_TIMESTAMP, 't', false, 'create', 'test', 'driver', '{}')"
+        )
+        cursor.close()
     else:
         raise AssertionError(how)
 
 
-WAYS = ["raw statement", "raw batch", "row insert", "core statement", "core executemany", "orm flush"]
+WAYS = ["text statement", "core executemany", "core insert", "orm flush", "driver cursor"]
 
 
 @pytest.mark.parametrize("how", WAYS)
 def test_a_request_that_fails_keeps_nothing_it_wrote(database, how):
-    """Whichever way a request writes first (after a read, which on PostgreSQL runs before
-    the transaction opens), a failure later in the request rolls all of it back."""
     with pytest.raises(RuntimeError, match="later failure"), database.transaction() as session:
-        assert raw_first(session.connection(), RAW_COUNT, ()) == (0,)
+        assert session.execute(select(AuditEntry.id)).first() is None
         _write(session, how)
-        _write(session, "orm flush" if how != "orm flush" else "raw statement")
+        _write(session, "orm flush" if how != "orm flush" else "text statement")
         raise RuntimeError("later failure")
     assert _written(database) == (0, 0)
 
@@ -98,30 +79,44 @@ def test_a_request_that_fails_keeps_nothing_it_wrote(database, how):
 def test_a_request_that_ends_well_keeps_what_it_wrote(database, how):
     with database.transaction() as session:
         _write(session, how)
-    audit, customers = _written(database)
-    assert (audit, customers) == {"raw batch": (2, 0), "core executemany": (3, 0), "orm flush": (0, 1)}.get(how, (1, 0))
+    assert _written(database) == {"core executemany": (3, 0), "orm flush": (0, 1)}.get(how, (1, 0))
 
 
-def test_postgresql_reads_before_the_first_write_run_outside_the_transaction(pg_database):
-    """A fixed read (Raw(reads=True)) before the first write needs no transaction; the first
-    write opens it; a SELECT run through SQLAlchemy opens it too, since it may lock."""
-    with pg_database.transaction() as session:
-        conn = session.connection()
-        status = conn.connection.dbapi_connection.get_transaction_status
-        raw_first(conn, RAW_COUNT, ())
-        assert status() == IDLE
-        raw_execute(conn, RAW_AUDIT_INSERT, ("first write",))
-        assert status() == IN_TRANSACTION
-    with pg_database.transaction() as session:
-        session.execute(text("SELECT pg_advisory_xact_lock(42)"))
-        assert session.connection().connection.dbapi_connection.get_transaction_status() == IN_TRANSACTION
-    assert _written(pg_database) == (1, 0)
+@pytest.mark.parametrize("how", WAYS)
+def test_a_read_only_request_cannot_write_whichever_way_it_tries(database, how):
+    """A ``get*`` request's transaction is read-only in the database itself (PostgreSQL READ
+    ONLY, SQLite query_only): a write fails loudly, and nothing of it stays."""
+    # (the driver's own error when the driver's cursor is used directly)
+    with pytest.raises(Exception, match="(?i)read-only|readonly"), database.transaction(write=False) as session:
+        _write(session, how)
+    assert _written(database) == (0, 0)
+    with database.transaction() as session:  # the connection writes again in a write request
+        _write(session, "text statement")
+    assert _written(database) == (1, 0)
 
 
-def test_sqlite_writer_takes_its_turn_at_its_first_write(tmp_path):
-    """On SQLite the writers take turns (a file lock, then BEGIN IMMEDIATE); a write request
-    takes its turn at its first write, so its plain reads before it (authentication, the
-    domain check) do not hold the other writers up, and gives it up when it ends."""
+def test_a_read_only_request_reads_one_snapshot(database):
+    """What another transaction commits while a read request runs is not seen by it (a
+    listing's page and its total agree)."""
+    with database.transaction(write=False) as reader:
+        before = reader.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+        with database.transaction() as writer:
+            _write(writer, "text statement")
+        assert reader.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == before
+    assert _written(database) == (1, 0)
+
+
+def test_a_write_request_sees_what_committed_before_it_wrote(database):
+    with database.transaction() as first:
+        _write(first, "text statement")
+    with database.transaction() as second:
+        assert second.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == 1
+
+
+def test_sqlite_writers_take_turns_for_the_whole_write_transaction(tmp_path):
+    """On SQLite a write request holds the writers' turn (a file lock beside the database)
+    from before its BEGIN IMMEDIATE to after its end, ending well or not; a read request
+    never takes it."""
     path = tmp_path / "turn.sqlite3"
     database = Database(f"sqlite:///{path}")
     database.migrate()
@@ -138,222 +133,66 @@ def test_sqlite_writer_takes_its_turn_at_its_first_write(tmp_path):
 
     try:
         with database.transaction() as session:
-            conn = session.connection()
-            driver = conn.connection.driver_connection
-            raw_first(conn, RAW_COUNT, ())
-            assert not driver.in_transaction and turn_is_free()
-            raw_execute(conn, RAW_AUDIT_INSERT, ("first write",))
-            assert driver.in_transaction and not turn_is_free()
+            _write(session, "text statement")
+            assert session.connection().connection.driver_connection.in_transaction and not turn_is_free()
         assert turn_is_free()
-        with database.transaction() as session:  # any statement SQLAlchemy runs may write
-            session.execute(text("SELECT count(*) FROM customers"))
-            assert not turn_is_free()
         with pytest.raises(RuntimeError), database.transaction() as session:
-            raw_execute(session.connection(), RAW_AUDIT_INSERT, ("rolled back",))
+            _write(session, "text statement")
             raise RuntimeError("the turn is given up on failure too")
         assert turn_is_free()
+        with database.transaction(write=False) as session:
+            session.execute(text("SELECT count(*) FROM customers"))
+            assert turn_is_free()
         assert _written(database) == (1, 0)
     finally:
         database.dispose()
 
 
-def test_postgresql_commit_of_a_transaction_in_which_a_statement_failed_is_refused(pg_database):
-    """PostgreSQL answers COMMIT after a failed statement with a silent ROLLBACK; here the
-    commit raises instead, so a caller that swallowed the error cannot report success."""
-    with pytest.raises(DBAPIError, match="rolled back, not committed"), pg_database.transaction() as session:
-        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("before the failure",))
-        with pytest.raises(pg_database.engine.dialect.loaded_dbapi.IntegrityError):
-            raw_execute(session.connection(), RAW_BAD, ())
-    assert _written(pg_database) == (0, 0)
+def test_sqlite_writers_of_one_process_wait_for_each_other(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'threads.sqlite3'}")
+    database.migrate()
+    inside = threading.Event()
+    leave = threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with database.transaction() as session:
+            _write(session, "text statement")
+            inside.set()
+            leave.wait(5)
+            order.append("first done")
+
+    def second() -> None:
+        inside.wait(5)
+        with database.transaction() as session:
+            order.append("second in")
+            _write(session, "text statement")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    try:
+        for thread in threads:
+            thread.start()
+        inside.wait(5)
+        leave.set()
+        for thread in threads:
+            thread.join(10)
+        assert order == ["first done", "second in"]
+        assert _written(database) == (2, 0)
+    finally:
+        database.dispose()
 
 
-def test_postgresql_transaction_committed_with_its_last_statement(pg_database):
-    """raw_batch(..., finish=True) sends the COMMIT with the statements; after it the request
-    may still read, but a write would land outside the transaction and is refused."""
-    with pg_database.transaction() as session:
-        conn = session.connection()
-        raw_execute(conn, RAW_AUDIT_INSERT, ("one",))
-        raw_batch(conn, [RAW_AUDIT_INSERT], [("two",)], finish=True)
-        assert conn.connection.dbapi_connection.get_transaction_status() == IDLE
-        assert raw_first(conn, RAW_COUNT, ()) == (2,)
-        with pytest.raises(RuntimeError, match="after the transaction's last"):
-            raw_execute(conn, RAW_AUDIT_INSERT, ("three",))
-        session.add(Customer(id=2, reseller=2, username="late", password_sealed=b""))
-        with pytest.raises(RuntimeError, match="after the transaction's last"):
-            session.flush()
-        session.expunge_all()
-    assert _written(pg_database) == (2, 0)
-    with pg_database.transaction() as session:  # the next request on that connection writes as usual
-        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("next request",))
-    assert _written(pg_database) == (3, 0)
-
-
-def test_postgresql_connection_given_back_in_a_transaction_is_rolled_back(pg_database):
-    """A connection that goes back to the pool with a transaction open (a caller that never
-    committed, or used the driver directly) is rolled back before anyone reuses it."""
-    with pg_database.engine.connect() as conn:
-        conn.execute(AUDIT_INSERT, {"k": "never committed"})
-    raw = pg_database.engine.raw_connection()
-    cursor = raw.cursor()
-    cursor.execute("BEGIN; INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
-                   "VALUES (%s, 't', false, 'create', 'test', 'driver', '{}')", (datetime(2026, 1, 1),))  # fmt: skip
-    assert raw.dbapi_connection.get_transaction_status() == IN_TRANSACTION
-    raw.close()
-    with pg_database.engine.connect() as conn:
-        assert conn.connection.dbapi_connection.get_transaction_status() == IDLE
-    assert _written(pg_database) == (0, 0)
-
-
-# -- the main thread's kept connection (Database._connection) ---------------------------------
-
-
-def _driver_connection(database: Database, write: bool = True) -> object:
-    with database.transaction(write=write) as session:
-        return session.connection().connection.dbapi_connection
-
-
-def test_main_thread_keeps_its_connection_between_requests(database):
-    """A gunicorn sync worker's requests (its main thread's) run on one connection, kept
-    out of the pool between them; another thread's request checks one out and gives it
-    back, as does a request inside a request."""
-    first = _driver_connection(database)
-    assert _driver_connection(database, write=False) is first
-    assert _driver_connection(database) is first
-    assert database.engine.pool.checkedout() == 1
-
-    with ThreadPoolExecutor(1) as pool:
-        other = pool.submit(_driver_connection, database).result()
-    assert other is not first
-    assert database.engine.pool.checkedout() == 1
-
-    with database.transaction() as outer:
-        inner = _driver_connection(database, write=False)
-        assert outer.connection().connection.dbapi_connection is first
-    assert inner is not first
-    assert database.engine.pool.checkedout() == 1
-
-
-def test_a_request_that_raises_gives_the_kept_connection_back(database):
-    _driver_connection(database)
-    assert database.engine.pool.checkedout() == 1
-    with pytest.raises(LookupError), database.transaction() as session:
-        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("rolled back",))
-        raise LookupError("the request fails after its write")
-    assert database.engine.pool.checkedout() == 0
-    assert _written(database) == (0, 0)
-    with database.transaction() as session:  # the next request runs as usual
-        raw_execute(session.connection(), RAW_AUDIT_INSERT, ("kept",))
-    assert _written(database) == (1, 0)
-    assert database.engine.pool.checkedout() == 1
-
-
-def test_a_transaction_left_open_on_the_driver_is_not_kept(database):
-    """A request that used the driver directly and left a transaction open (no code of ours
-    does) gives the connection back to the pool, whose reset rolls it back."""
-    with database.transaction(write=False) as session:
-        driver = session.connection().connection.dbapi_connection
-        cursor = driver.cursor()
-        cursor.execute("BEGIN")
-        cursor.execute("INSERT INTO audit_log (at, login, admin_login, action, kind, record_key, changes) "
-                       "VALUES (CURRENT_TIMESTAMP, 't', false, 'create', 'test', 'left open', '{}')")  # fmt: skip
-    assert database.engine.pool.checkedout() == 0
-    assert _written(database) == (0, 0)
-
-
-def test_postgresql_kept_connection_that_died_while_idle_is_replaced(pg_database):
-    """The kept connection, idle for PING_AFTER_IDLE_SECONDS, is pinged before use, as the
-    pool pings one it hands out: a connection the server closed meanwhile (a restart, an
-    idle timeout) costs the next request nothing. Before that time it is used as it is."""
-    from ngnserver import db as db_module
-
-    def backend_pid() -> int:
-        with pg_database.transaction(write=False) as session:
-            return session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-
-    def terminate(pid: int) -> None:
-        with pg_database.engine.connect() as other:  # another thread's way: from the pool
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            other.commit()
-
-    first = backend_pid()
-    terminate(first)
-    pg_database._kept_used -= db_module.PING_AFTER_IDLE_SECONDS + 1
-    second = backend_pid()
-    assert second != first
-
-    terminate(second)  # not idle long enough to be pinged: the request meets the dead connection
-    with pytest.raises(DBAPIError):
-        backend_pid()
-    assert backend_pid() not in (first, second)  # and the next one gets a new connection
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_forked_child_does_not_use_its_parents_kept_connection(database):
-    parent = _driver_connection(database)
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        code = 1
-        try:
-            code = 0 if _driver_connection(database) is not parent and _written(database) == (0, 0) else 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    # the parent's connection still works: the child neither used nor closed it
-    assert _driver_connection(database) is parent
-    assert _written(database) == (0, 0)
-
-
-def _audit(key: str) -> AuditEntry:
-    return AuditEntry(at=datetime(2026, 1, 1), login="t", admin_login=False, action="create", kind="test",
-                      record_key=key, changes={})  # fmt: skip
-
-
-def test_kept_connection_session_starts_every_request_empty(database):
-    """The main thread's requests use the kept connection's session again, closed in
-    between: nothing of one request (objects, the read-only mark) is left for the next."""
-    with database.transaction() as first:
-        entry = _audit("first")
-        first.add(entry)
-    with database.transaction(write=False) as second:
-        assert second is first
-        assert entry not in second and not second.new and len(second.identity_map) == 0
-        assert second.execute(text("SELECT record_key FROM audit_log")).scalars().all() == ["first"]
-    with database.transaction() as third:
-        assert third is first
-        third.add(_audit("third"))  # a write session again: written
-    assert _written(database) == (2, 0)
-    with pytest.raises(RuntimeError, match="read-only"), database.transaction(write=False) as fourth:
-        fourth.add(_audit("refused"))
-    with database.transaction() as fifth:  # after an exception: a new connection and session
-        assert fifth is not first
-        fifth.add(_audit("fifth"))
-    assert _written(database) == (3, 0)
-
-
-def test_postgresql_listings_are_prepared_by_their_text_within_a_bound(pg_database, monkeypatch):
-    """A listing's text varies with its filters and order: each is prepared once per
-    connection, by its text, and a connection holding too many lets them all go (the
-    fixed statements are prepared again when next used). Plans are generic."""
-    from ngnserver import db as db_module
-
-    monkeypatch.setattr(db_module, "MAX_PREPARED_PER_CONNECTION", 6)
-    with pg_database.transaction(write=False) as session:
-        conn = session.connection()
-        assert driver_rows(conn, "SHOW plan_cache_mode", []) == [("force_generic_plan",)]
-        for i in range(20):
-            text = f"SELECT CAST(? AS integer) + {i}"
-            assert driver_rows(conn, text, [i], prepare=True) == [(2 * i,)]
-            assert driver_rows(conn, text, [1], prepare=True) == [(1 + i,)]  # the same statement
-            held = driver_rows(conn, "SELECT name FROM pg_prepared_statements", [])
-            assert 1 <= len(held) <= 6
-            assert raw_first(conn, RAW_COUNT, ()) == (0,)  # a fixed statement, prepared again if it went
-        names = {name for (name,) in driver_rows(conn, "SELECT name FROM pg_prepared_statements", [])}
-    assert len([n for n in names if n.startswith("ngn_t")]) <= 5
-
-
-def test_postgresql_connections_do_not_jit_compile(pg_database):
-    """A generic plan's estimate for a listing (its LIMIT unknown) would set off JIT
-    compilation on every call over a large table; ngnserver's connections never JIT."""
-    with pg_database.transaction(write=False) as session:
-        assert driver_rows(session.connection(), "SHOW jit", []) == [("off",)]
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "pooler"])
+def test_postgresql_prepares_statements_it_runs_often_unless_told_not_to(request, tmp_path, prepared):
+    """psycopg prepares a statement a connection has run a few times; behind a pooler in
+    transaction mode (NGNSERVER_PREPARED_STATEMENTS=false) nothing is prepared."""
+    database = Database(database_url("postgresql", request, tmp_path, "prepares"), prepared=prepared)
+    database.migrate()
+    try:
+        with database.engine.connect() as conn:
+            for n in range(8):
+                conn.execute(select(Customer.id).where(Customer.id == n)).all()
+            held = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+        assert (held > 0) is prepared
+    finally:
+        database.dispose()

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ngnserver.core import rows
 from ngnserver.core.callers import Caller
 from ngnserver.models.audit import AuditEntry
 
@@ -16,12 +15,7 @@ SECRET_FIELDS = frozenset({"password", "password_sealed", "private_key", "certif
 REDACTED = "(changed)"
 
 
-_PLAIN = frozenset({str, int, bool, float, type(None)})
-
-
 def _jsonable(value: Any) -> Any:
-    if type(value) in _PLAIN:  # most values: no isinstance (ABC) checks needed
-        return value
     if isinstance(value, (datetime, date)):
         return value.isoformat(sep=" ")
     if isinstance(value, bytes):
@@ -41,31 +35,21 @@ def record(
     key: str | int,
     changes: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write an audit row: ``action`` is "create", "update" or "delete"; secrets in
-    ``changes`` are replaced by "(changed)". Written at once, on the driver (core/rows.py),
-    and committed or rolled back with the change it describes."""
-    rows.insert(session, AuditEntry, entry(caller, action, kind, key, changes))
-
-
-def entry(
-    caller: Caller,
-    action: str,
-    kind: str,
-    key: str | int,
-    changes: Mapping[str, Any] | None = None,
-) -> rows.Row:
-    """The audit row ``record`` writes (a row for core/rows.py), for a caller that writes
-    it together with other rows."""
+    """Add an audit row: ``action`` is "create", "update" or "delete"; secrets in
+    ``changes`` are replaced by "(changed)". It is committed or rolled back with the change
+    it describes."""
     cleaned = {
         name: REDACTED if name in SECRET_FIELDS else _jsonable(value)
         for name, value in (changes or {}).items()
     }
-    return {
-        "login": caller.login,
-        "admin_login": caller.admin_login,
-        "acting_as": caller.customer_id,
-        "action": action,
-        "kind": kind,
-        "record_key": str(key),
-        "changes": cleaned,
-    }
+    session.add(
+        AuditEntry(
+            login=caller.login,
+            admin_login=caller.admin_login,
+            acting_as=caller.customer_id,
+            action=action,
+            kind=kind,
+            record_key=str(key),
+            changes=cleaned,
+        )
+    )

@@ -3,26 +3,30 @@
 Usage is kept in counters (``credit_usage``) changed in the same transaction as the records.
 A charge is one conditional ``UPDATE ... SET used = used + n WHERE used + n <= limit`` per
 holder: the database's row lock makes concurrent charges against the last unit wait for
-each other and re-check, on PostgreSQL across processes and hosts, and on SQLite the
-write transaction (BEGIN IMMEDIATE) serialises them. No Python lock is involved.
+each other and re-check, on PostgreSQL across processes and hosts, and on SQLite the write
+transaction serialises them. No Python lock is involved. Every transaction changes the
+counters it touches in one order (``_keys``), so two never wait for each other in a cycle.
 
 Admin's records are counted but not limited. A reseller's credit bounds everything created
 under it; a customer's credit (when the property exists) bounds what belongs to it.
+
+Each area registers the table whose rows a credit counts (``counts``), which is what
+``recount`` rebuilds the counters from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import Credit
-from ngnserver.db import Raw, raw_execute, raw_first
+from ngnserver.db import insert_skipping_duplicates
+from ngnserver.models import CustomerProperty
 from ngnserver.models.credit import CreditUsage
 
 RESELLER = "reseller"
@@ -38,6 +42,8 @@ LABELS = {
     Credit.DSL: "DSL service",
 }
 
+Key = tuple[str, int]  # (scope, holder)
+
 
 @dataclass(frozen=True)
 class Holders:
@@ -52,106 +58,78 @@ class Holders:
         return cls(reseller or 0, frozenset(c for c in customers if c))
 
 
-def _keys(holders: Holders) -> list[tuple[str, int]]:
-    """The counters a record changes, in one order everywhere (so two transactions never
-    wait for each other in a cycle). A reseller's own records are bounded by its reseller
+def _keys(holders: Holders) -> list[Key]:
+    """The counters a record changes. A reseller's own records are bounded by its reseller
     credit, the same property, so it has no separate customer counter."""
     keys = [(CUSTOMER, c) for c in holders.customers if c != holders.reseller]
     if holders.reseller:
         keys.append((RESELLER, holders.reseller))
-    return sorted(keys)
+    return keys
 
 
-# Every creation runs these: fixed SQL run on the driver (db.Raw), not ORM or Core
-# statements, whose machinery costs more than the statement itself.
-_USAGE = CreditUsage.__table__
-_INSERTS = {
-    "postgresql": postgresql.insert(_USAGE).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(_USAGE).on_conflict_do_nothing(),
-}
+def _limits(session: Session, credit: Credit, keys: list[Key]) -> dict[Key, int | None]:
+    """Each holder's bound: its credit property when that holds a whole number; else 0 for
+    a reseller (no credit, no records) and none for a customer (bounded by its reseller)."""
+    values = dict(
+        session.execute(
+            select(CustomerProperty.customer_id, CustomerProperty.value).where(
+                CustomerProperty.customer_id.in_({holder for _, holder in keys}),
+                CustomerProperty.name == credit.value,
+            )
+        ).all()
+    )
+    limits: dict[Key, int | None] = {}
+    for scope, holder in keys:
+        value = (values.get(holder) or "").strip()
+        limits[(scope, holder)] = int(value) if value.isdigit() else (0 if scope == RESELLER else None)
+    return limits
 
 
-# The limit is the holder's credit property when it holds a whole number (as the server
-# stores them); the last parameter is the default when it does not: 0 for a reseller (no credit,
-# no records), no bound for a customer (it is bounded by its reseller only).
-_DIGITS = {
-    "sqlite": "value <> '' AND length(value) <= 18 AND value NOT GLOB '*[^0-9]*'",
-    "postgresql": "value ~ '^[0-9]{1,18}$'",
-}
-_LIMIT_OF = (
-    "SELECT CASE WHEN {digits} THEN CAST(value AS BIGINT) END FROM customer_properties "
-    "WHERE customer_id = {holder} AND name = {credit}"
-)
-_LIMIT_SQL = _LIMIT_OF.replace("{holder}", "?").replace("{credit}", "?")
-_RAW_BUMP_BOUNDED = Raw(**{
-    dialect: "UPDATE credit_usage SET used = used + ? WHERE scope = ? AND holder = ? AND credit = ? "
-    f"AND used + ? <= COALESCE(({_LIMIT_SQL.format(digits=digits)}), ?)"
-    for dialect, digits in _DIGITS.items()
-})  # fmt: skip
-_RAW_BUMP = Raw("UPDATE credit_usage SET used = used + ? WHERE scope = ? AND holder = ? AND credit = ?")
-_RAW_RELEASE = Raw(
-    "UPDATE credit_usage SET used = used - ? WHERE scope = ? AND holder = ? AND credit = ? AND used >= ?"
-)
-_RAW_USED = Raw("SELECT used FROM credit_usage WHERE scope = ? AND holder = ? AND credit = ?", reads=True)
-_RAW_LIMIT = Raw(reads=True, **{dialect: _LIMIT_SQL.format(digits=digits) for dialect, digits in _DIGITS.items()})
-_NO_BOUND = 2**62
+def _counter(credit: Credit, key: Key) -> list[Any]:
+    scope, holder = key
+    return [CreditUsage.scope == scope, CreditUsage.holder == holder, CreditUsage.credit == credit.value]
 
 
-def _limit(session: Session, holder: int, credit: Credit) -> int | None:
-    row = raw_first(session.connection(), _RAW_LIMIT, (holder, credit.value))
-    return None if row is None or row[0] is None else int(row[0])
+def _bump(session: Session, credit: Credit, key: Key, n: int, limit: int | None) -> bool:
+    """Move one counter by ``n`` in one conditional UPDATE: up only while ``limit`` allows
+    it, down only as far as 0. Whether it moved (False also when the counter is missing)."""
+    where = _counter(credit, key)
+    if n > 0 and limit is not None:
+        where.append(CreditUsage.used + n <= limit)
+    elif n < 0:
+        where.append(CreditUsage.used >= -n)
+    moved = session.execute(update(CreditUsage).where(*where).values(used=CreditUsage.used + n))
+    return moved.rowcount == 1
 
 
-def _ensure_rows(session: Session, keys: Iterable[tuple[str, int]], credit: Credit) -> None:
-    rows = [{"scope": s, "holder": h, "credit": credit.value, "used": 0} for s, h in keys]
-    if rows:
-        connection = session.connection()
-        connection.execute(_INSERTS[connection.dialect.name], rows)
+def _used(session: Session, credit: Credit, key: Key) -> int | None:
+    return session.execute(select(CreditUsage.used).where(*_counter(credit, key))).scalar_one_or_none()
 
 
-def _bump(session: Session, scope: str, holder: int, credit: Credit, n: int, limited: bool) -> bool:
-    """One conditional UPDATE: the counter moves only while the holder's limit (read in the
-    same statement) allows it."""
-    key = (scope, holder, credit.value)
-    if not limited:
-        return raw_execute(session.connection(), _RAW_BUMP, (n, *key)) == 1
-    default = 0 if scope == RESELLER else _NO_BOUND
-    return raw_execute(session.connection(), _RAW_BUMP_BOUNDED, (n, *key, n, holder, credit.value, default)) == 1
-
-
-def _used(session: Session, scope: str, holder: int, credit: Credit) -> int | None:
-    row = raw_first(session.connection(), _RAW_USED, (scope, holder, credit.value))
-    return None if row is None else row[0]
-
-
-def charge(session: Session, credit: Credit, holders: Holders, n: int = 1, limited: bool = True) -> None:
-    """Count ``n`` new records against their holders, refusing (CREDIT_EXHAUSTED) when a
-    bound would be exceeded. ``limited=False`` (admin) counts without bounds.
-
-    Each holder costs one statement when its counter exists (the usual case); a holder's
-    first record creates the counter and tries again."""
-    if n <= 0:
-        return
-    for scope, holder in _keys(holders):
-        if _bump(session, scope, holder, credit, n, limited):
+def _change(session: Session, credit: Credit, deltas: dict[Key, int], limited: bool) -> None:
+    """Apply ``deltas`` to the counters, in key order; a charge beyond a holder's bound
+    refuses the whole change (CREDIT_EXHAUSTED; the transaction is then rolled back)."""
+    deltas = {key: n for key, n in deltas.items() if n}
+    charged = [key for key, n in deltas.items() if n > 0]
+    limits = _limits(session, credit, charged) if limited and charged else {}
+    for key in sorted(deltas):
+        n, limit = deltas[key], limits.get(key)
+        if _bump(session, credit, key, n, limit):
             continue
-        if _used(session, scope, holder, credit) is None:
-            _ensure_rows(session, [(scope, holder)], credit)
-            if _bump(session, scope, holder, credit, n, limited):
+        if n > 0 and _used(session, credit, key) is None:  # a holder's first record
+            scope, holder = key
+            insert_skipping_duplicates(
+                session, CreditUsage.__table__, [{"scope": scope, "holder": holder, "credit": credit.value, "used": 0}]
+            )
+            if _bump(session, credit, key, n, limit):
                 continue
-        raise _exhausted(scope, holder, credit, n, *_state(session, scope, holder, credit))
+        if n > 0:
+            raise _exhausted(credit, key, n, _used(session, credit, key) or 0, limit)
+        # a release below 0: the counter was already short (rows loaded behind our back)
 
 
-def _state(session: Session, scope: str, holder: int, credit: Credit) -> tuple[int, int | None]:
-    """A holder's counter (0 when it has none) and its limit (None: a customer without the
-    credit property, bounded by its reseller only)."""
-    limit = _limit(session, holder, credit)
-    if limit is None and scope == RESELLER:
-        limit = 0
-    return _used(session, scope, holder, credit) or 0, limit
-
-
-def _exhausted(scope: str, holder: int, credit: Credit, n: int, used: int, limit: int | None) -> NGNError:
+def _exhausted(credit: Credit, key: Key, n: int, used: int, limit: int | None) -> NGNError:
+    scope, holder = key
     return NGNError(
         E.CREDIT_EXHAUSTED,
         f"{LABELS[credit]} credit of {scope} {holder} is exhausted "
@@ -159,111 +137,40 @@ def _exhausted(scope: str, holder: int, credit: Credit, n: int, used: int, limit
     )
 
 
-def refusal(session: Session, credit: Credit, holders: Holders, n: int = 1) -> NGNError:
-    """The CREDIT_EXHAUSTED Fault for a charge of ``holders`` that was refused (by
-    ``charging_sql``, in a transaction since rolled back): it names the first holder whose
-    credit does not allow ``n`` more, read now."""
-    keys = _keys(holders)
-    for scope, holder in keys:
-        used, limit = _state(session, scope, holder, credit)
-        if limit is not None and used + n > limit:
-            return _exhausted(scope, holder, credit, n, used, limit)
-    # a concurrent deletion freed a unit since: name the reseller, whose credit was spent
-    scope, holder = keys[-1]
-    return _exhausted(scope, holder, credit, n, *_state(session, scope, holder, credit))
-
-
-# One statement that charges a record's holders, for PostgreSQL's creations written as one
-# statement; a row comes back per counter charged, so fewer rows than holders means a
-# refusal. One holder (the usual case): a conditional UPDATE, as _bump, with the limit read
-# in the same statement; a holder whose counter is not there yet is refused, so the caller of
-# a refused charge makes sure the counters exist (ensure_counters) and tries once more.
-# Several holders: an upsert, which also creates missing counters, and charges the holders in
-# one order (the VALUES list, sorted as _keys), so that two transactions never wait for each
-# other in a cycle; the row lock of either makes concurrent charges wait and re-check.
-def _charge_limit(counter: str) -> str:
-    """The limit of the holder of the counter row ``counter`` (an alias), with its default."""
-    limit = _LIMIT_OF.format(digits=_DIGITS["postgresql"], holder=f"{counter}.holder", credit=f"{counter}.credit")
-    return f"COALESCE(({limit}), CASE WHEN {counter}.scope = 'reseller' THEN 0 ELSE {_NO_BOUND} END)"
-
-
-def charging_sql(holders_count: int, gate: str = "TRUE") -> str:
-    """The charging statement (PostgreSQL, ``?`` placeholders) for that many holders; its
-    parameters come from ``charging_parameters``. ``gate``: a condition without parameters
-    that must hold for anything to be charged, evaluated once, before any counter is
-    locked (PostgreSQL plans it as a one-time filter)."""
-    if holders_count == 0:
-        return "SELECT 1 WHERE FALSE"
-    if holders_count == 1:
-        return (
-            "UPDATE credit_usage AS u SET used = u.used + CAST(? AS INTEGER) "
-            f"WHERE ({gate}) AND u.scope = ? AND u.holder = CAST(? AS INTEGER) AND u.credit = ? "
-            f"AND (NOT CAST(? AS BOOLEAN) OR u.used + CAST(? AS INTEGER) <= {_charge_limit('u')}) "
-            "RETURNING 1"
-        )
-    values = ", ".join(["(?, CAST(? AS INTEGER), ?)"] * holders_count)
-    return (
-        "INSERT INTO credit_usage AS u (scope, holder, credit, used) "
-        f"SELECT v.scope, v.holder, v.credit, CAST(? AS INTEGER) FROM (VALUES {values}) AS v (scope, holder, credit) "
-        f"WHERE ({gate}) AND (NOT CAST(? AS BOOLEAN) OR CAST(? AS INTEGER) <= {_charge_limit('v')}) "
-        "ON CONFLICT (scope, holder, credit) DO UPDATE SET used = u.used + excluded.used "
-        f"WHERE NOT CAST(? AS BOOLEAN) OR u.used + excluded.used <= {_charge_limit('u')} "
-        "RETURNING 1"
-    )
-
-
-def charging_parameters(credit: Credit, holders: Holders, n: int, limited: bool) -> tuple[int, list[Any]]:
-    """How many holders ``charging_sql`` charges for this record, and its parameters."""
-    keys = _keys(holders)
-    if not keys:
-        return 0, []
-    if len(keys) == 1:
-        return 1, [n, *keys[0], credit.value, limited, n]
-    return len(keys), [n, *(value for key in keys for value in (*key, credit.value)), limited, n, limited]
-
-
-def ensure_counters(session: Session, credit: Credit, holders: Holders) -> None:
-    """Create the holders' counters that are not there yet (at 0), in one statement; one
-    that another transaction is creating is waited for."""
-    _ensure_rows(session, _keys(holders), credit)
+def charge(session: Session, credit: Credit, holders: Holders, n: int = 1, limited: bool = True) -> None:
+    """Count ``n`` new records against their holders, refusing (CREDIT_EXHAUSTED) when a
+    bound would be exceeded. ``limited=False`` (admin) counts without bounds."""
+    if n > 0:
+        _change(session, credit, dict.fromkeys(_keys(holders), n), limited)
 
 
 def release(session: Session, credit: Credit, holders: Holders, n: int = 1) -> None:
-    """Give back ``n`` records' worth of usage (on delete, or before a move)."""
-    if n <= 0:
-        return
-    connection = session.connection()
-    for scope, holder in _keys(holders):
-        raw_execute(connection, _RAW_RELEASE, (n, scope, holder, credit.value, n))
+    """Give back ``n`` records' worth of usage (on delete)."""
+    if n > 0:
+        _change(session, credit, dict.fromkeys(_keys(holders), -n), limited=False)
 
 
 def move(
     session: Session, credit: Credit, old: Holders, new: Holders, n: int = 1, limited: bool = True
 ) -> None:
-    """Records change holders: release from the old, charge the new (checked)."""
+    """Records change holders: the old ones give back, the new ones are charged (checked);
+    a holder on both sides is not touched."""
     if old == new or n <= 0:
         return
-    release(session, credit, old, n)
-    charge(session, credit, new, n, limited)
+    deltas = dict.fromkeys(_keys(old), -n)
+    for key in _keys(new):
+        deltas[key] = deltas.get(key, 0) + n
+    _change(session, credit, deltas, limited)
 
 
-def _counted_tables() -> list[tuple[Credit, Any, list[Any]]]:
-    """Each credit, the table whose rows it counts, and which rows count."""
-    from ngnserver.core.dsl import TERMINAL
-    from ngnserver.models.dns import DnsRecord, DnsZone
-    from ngnserver.models.dsl import DslService
-    from ngnserver.models.enum import EnumNumber, EnumRange
-    from ngnserver.models.sip import SipAccount, SipAlias
+# credit -> (the table whose rows it counts, which rows count), registered by each area
+_counted: dict[Credit, tuple[Any, Callable[[Any], list[Any]]]] = {}
 
-    return [
-        (Credit.SIP_ACCOUNT, SipAccount.__table__, []),
-        (Credit.SIP_ALIAS, SipAlias.__table__, []),
-        (Credit.ENUM_RANGE, EnumRange.__table__, []),
-        (Credit.ENUM_NUMBER, EnumNumber.__table__, []),
-        (Credit.DNS_ZONE, DnsZone.__table__, []),
-        (Credit.EMAIL, DnsRecord.__table__, [DnsRecord.__table__.c.type == "MBOXFW"]),
-        (Credit.DSL, DslService.__table__, [DslService.__table__.c.state.not_in(TERMINAL)]),
-    ]
+
+def counts(credit: Credit, model: Any, which: Callable[[Any], list[Any]] = lambda _c: []) -> None:
+    """Register that ``credit`` counts the rows of ``model``; ``which(columns)`` gives the
+    conditions a row must meet to count (none: every row)."""
+    _counted[credit] = (model.__table__, which)
 
 
 def recount(session: Session) -> int:
@@ -271,12 +178,12 @@ def recount(session: Session) -> int:
     behind the server's back); the same holders ``charge`` counts: the reseller, and each
     customer a record names as customer or owner other than that reseller. Returns the number
     of counters written."""
-    from sqlalchemy import func, union_all
-
-    session.connection().execute(_USAGE.delete())
+    usage = CreditUsage.__table__
+    session.execute(usage.delete())
     written = 0
-    for credit, table, conditions in _counted_tables():
+    for credit, (table, which) in _counted.items():
         c = table.c
+        conditions = which(c)
         by_reseller = select(c.reseller, func.count()).where(c.reseller != 0, *conditions).group_by(c.reseller)
         holders = [select(c.customer.label("holder")).where(c.customer != 0, c.customer != c.reseller, *conditions)]
         if "owner" in c:
@@ -290,9 +197,9 @@ def recount(session: Session) -> int:
         rows = [
             {"scope": scope, "holder": holder, "credit": credit.value, "used": n}
             for scope, stmt in ((RESELLER, by_reseller), (CUSTOMER, by_customer))
-            for holder, n in session.connection().execute(stmt)
+            for holder, n in session.execute(stmt)
         ]
         if rows:
-            session.connection().execute(_USAGE.insert(), rows)
+            session.execute(usage.insert(), rows)
             written += len(rows)
     return written

@@ -3,13 +3,11 @@ rule of NGNPro's customer model (see README, "Customers and resellers")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,9 +25,9 @@ from ngnserver.core.properties import (
     stricter,
     validate_value,
 )
-from ngnserver.core.queries import Page, page_limit, page_total
+from ngnserver.core.queries import Query, fetch_page
 from ngnserver.core.sealing import PasswordSealer
-from ngnserver.db import Raw, driver_rows, raw_first
+from ngnserver.db import insert_skipping_duplicates
 from ngnserver.models import Customer, CustomerProperty, ResellerSize
 from ngnserver.models.base import utcnow
 
@@ -41,58 +39,6 @@ PLAIN_FIELDS = (
 )  # fmt: skip
 # Fields only admin may change (a client echoing their current value is not refused).
 ADMIN_FIELDS = ("reseller", "reseller_active", "company_code", "credit", "balance")
-
-
-_CUSTOMERS = Customer.__table__
-_COLUMNS = ", ".join(c.name for c in _CUSTOMERS.c)
-# One customer by id in the caller's scope (the columns are replaced by those asked for, see
-# _account_statements); one per role, the second "?" being the reseller (reseller) or the
-# customer itself.
-_BY_ID = {
-    Role.ADMIN: f"SELECT {_COLUMNS} FROM customers WHERE id = ?",
-    Role.RESELLER: f"SELECT {_COLUMNS} FROM customers WHERE id = ? AND reseller = ?",
-    Role.CUSTOMER: f"SELECT {_COLUMNS} FROM customers WHERE id = ? AND id = ?",
-}
-_PROPERTIES_OF = (
-    "SELECT customer_id, name, value, category, permission FROM customer_properties "
-    "WHERE customer_id IN ({}) ORDER BY customer_id, name"
-)
-# A listing's properties as a column of its page on PostgreSQL: each customer's as a text[][]
-# of (name, value, category, permission), by name, which the driver parses into lists. (On
-# SQLite a second query costs no round trip, and JSON would cost more than it saves.)
-_PROPERTIES_COLUMN = {
-    "postgresql": (
-        "ARRAY(SELECT ARRAY[p.name, p.value, p.category, p.permission] FROM customer_properties p "
-        "WHERE p.customer_id = customers.id ORDER BY p.name)"
-    ),
-}
-
-
-@cache
-def _account_statements(columns: tuple[str, ...], dialect: str) -> dict[Role, Raw]:
-    """getAccount's SELECT of ``columns`` per role (as _BY_ID), on PostgreSQL with the
-    properties as a last column: fixed statements, prepared once per connection (planned
-    afresh on every call, the properties' subquery cost PostgreSQL more than running it)."""
-    selected = ", ".join(columns)
-    if dialect == "postgresql":
-        selected += f", {_PROPERTIES_COLUMN['postgresql']}"
-    return {role: Raw(sql.replace(_COLUMNS, selected, 1), reads=True) for role, sql in _BY_ID.items()}
-# A listing's LIKE filters as SQLAlchemy's ilike() writes them on each backend.
-_ILIKE = {"sqlite": "lower({}) LIKE lower(?)", "postgresql": "{} ILIKE ?"}
-# A listing's total from the per-reseller counters (ResellerSize).
-_COUNTED_CUSTOMERS = "SELECT coalesce(sum(customers), 0) FROM reseller_sizes"
-_COUNTED_RESELLERS = "SELECT count(*) FROM reseller_sizes"
-
-
-@dataclass(frozen=True)
-class CustomerRows:
-    """A page of a customer listing: ``rows`` hold the columns asked for, ``properties``
-    map a customer id of the page to its (name, value, category, permission), by name (a
-    customer without properties may be missing)."""
-
-    total: int
-    rows: list[tuple[Any, ...]]
-    properties: dict[int, Sequence[Sequence[str]]]
 
 
 @dataclass
@@ -142,77 +88,55 @@ class Customers:
             return [Customer.reseller == caller.reseller_id]
         return [Customer.id == caller.customer_id]
 
-    def get(self, customer_id: int | None, with_properties: bool = True) -> Customer:
+    def get(self, customer_id: int | None, with_properties: bool = True, lock: bool = False) -> Customer:
         """The customer, or the same "not found" for one that does not exist and one outside
-        the caller's scope, so scope cannot be probed."""
+        the caller's scope, so scope cannot be probed. ``lock``: for a change or a deletion
+        (concurrent ones take turns, and a customer deleted meanwhile is not found)."""
         if not customer_id:
             raise NGNError(E.MISSING_PARAMETER, "A customer id is required.")
-        stmt = select(Customer).where(Customer.id == customer_id, *self._scope())
+        return self._one(Customer.id == customer_id, f"Customer {customer_id} does not exist.", with_properties, lock)
+
+    def find_by_username(self, username: str, lock: bool = False) -> Customer:
+        return self._one(Customer.username == username, f"Customer with username {username!r} does not exist.",
+                         True, lock)  # fmt: skip
+
+    def _one(self, where: Any, missing: str, with_properties: bool, lock: bool) -> Customer:
+        stmt = select(Customer).where(where, *self._scope())
         if with_properties:
             stmt = stmt.options(selectinload(Customer.properties))
+        if lock:
+            stmt = stmt.with_for_update(of=Customer).execution_options(populate_existing=True)
         customer = self.session.execute(stmt).scalar_one_or_none()
         if customer is None:
-            raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
+            raise NGNError(E.CUSTOMER_NOT_FOUND, missing)
         return customer
-
-    def find_by_username(self, username: str) -> Customer:
-        stmt = select(Customer).where(Customer.username == username, *self._scope())
-        customer = self.session.execute(stmt.options(selectinload(Customer.properties))).scalar_one_or_none()
-        if customer is None:
-            raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer with username {username!r} does not exist.")
-        return customer
-
-    def account_values(self, customer_id: int | None, columns: Sequence[str]) -> tuple[tuple[Any, ...], Sequence[Sequence[str]]]:
-        """``columns`` of a customer in the caller's scope, as the driver's tuple, and its
-        properties as (name, value, category, permission) by name: the reads of getAccount
-        and getProperties, fixed SQL on the driver (one query on PostgreSQL), for writing
-        the answer straight from the row (as listings do)."""
-        if not customer_id:
-            raise NGNError(E.MISSING_PARAMETER, "A customer id is required.")
-        caller = self.caller
-        params = [customer_id]
-        if caller.role is Role.RESELLER:
-            params.append(caller.reseller_id)
-        elif caller.role is Role.CUSTOMER:
-            params.append(caller.customer_id)
-        connection = self.session.connection()
-        statements = _account_statements(tuple(columns), connection.dialect.name)
-        row = raw_first(connection, statements[caller.role], params)
-        if row is None:
-            raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
-        if connection.dialect.name == "postgresql":  # the properties came as the last column
-            return row[:-1], row[-1]
-        return row, [p[1:] for p in driver_rows(connection, _PROPERTIES_OF.format("?"), [customer_id])]
 
     def _resize(self, reseller: int, delta: int) -> None:
         """Keep ``reseller_sizes`` in step (a reseller's row goes when it has no customers)."""
         sizes = ResellerSize.__table__
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        self.session.execute(insert(sizes).values(reseller=reseller, customers=0).on_conflict_do_nothing())
+        insert_skipping_duplicates(self.session, sizes, [{"reseller": reseller, "customers": 0}])
         self.session.execute(
             update(sizes).where(sizes.c.reseller == reseller).values(customers=sizes.c.customers + delta)
         )
         self.session.execute(sizes.delete().where(sizes.c.reseller == reseller, sizes.c.customers <= 0))
 
-    def _counter(
-        self, filters: Mapping[str, Any], only_resellers: bool
-    ) -> tuple[str, list[Any]] | None:
-        """The SELECT (and its parameters) of a listing's total from the reseller counters,
-        when the query filters on nothing but the reseller (CDRTool's customer list as it
-        opens); None when the matching rows must be counted."""
-        if any(filters.get(name) for name in (*self.LIKE, "customer")):
+    def _counted(self, query: Query, only_resellers: bool) -> int | None:
+        """A listing's total from the reseller counters, when the query filters on nothing
+        but the reseller (CDRTool's customer list as it opens); None when the matching rows
+        must be counted."""
+        caller = self.caller
+        if query.like or Customer.id in query.equal or caller.role is Role.CUSTOMER:
             return None
-        caller, reseller = self.caller, filters.get("reseller") or 0
-        if caller.role is Role.CUSTOMER:
-            return None
+        reseller = query.equal.get(Customer.reseller, 0)
         if caller.role is Role.RESELLER:
             if reseller and reseller != caller.reseller_id:
-                return "SELECT 0", []
+                return 0
             reseller = caller.reseller_id
-        sql = _COUNTED_RESELLERS if only_resellers else _COUNTED_CUSTOMERS
+        counted = select(func.count()) if only_resellers else select(func.coalesce(func.sum(ResellerSize.customers), 0))
+        stmt = counted.select_from(ResellerSize)
         if reseller:
-            return f"{sql} WHERE reseller = ?", [int(reseller)]
-        return sql, []
+            stmt = stmt.where(ResellerSize.reseller == reseller)
+        return int(self.session.execute(stmt).scalar_one())
 
     def password_of(self, customer: Customer) -> str:
         return self.sealer.open(customer.password_sealed)
@@ -331,119 +255,17 @@ class Customers:
 
     # -- queries -------------------------------------------------------------------------
 
-    ORDER = {
-        "changeDate": Customer.change_date,
-        "username": Customer.username,
-        "firstName": Customer.first_name,
-        "lastName": Customer.last_name,
-        "organization": Customer.organization,
-        "customer": Customer.id,
-        "id": Customer.id,
-    }
-    LIKE = {
-        "username": Customer.username,
-        "firstName": Customer.first_name,
-        "lastName": Customer.last_name,
-        "organization": Customer.organization,
-        "tel": Customer.tel,
-        "email": Customer.email,
-        "web": Customer.web,
-        "city": Customer.city,
-        "country": Customer.country,
-    }
-    EQUAL = {"customer": Customer.id, "reseller": Customer.reseller}
-
-    def list_rows(
-        self, filters: Mapping[str, Any], page: Page, resellers_only: bool, columns: Sequence[str]
-    ) -> CustomerRows:
-        """A page of the customers in the caller's scope that match ``filters``: the
-        ``columns`` asked for (``id`` among them) as the driver's tuples, the properties of
-        those customers and the total of matches. Fixed SQL on the driver: what
-        ``like_filters``, ``equal_filters`` and ``fetch_page`` would send, without building
-        statements or processing results on every listing. A total from the counters, and
-        on PostgreSQL the properties, come as extra columns of the page: no more round
-        trips."""
-        connection = self.session.connection()
-        dialect = connection.dialect.name
-        only_resellers = resellers_only or str(filters.get("only_resellers") or "") == "1"
-        where, params = self._listing_where(dialect, filters, only_resellers)
-        attribute, direction = page.order or ("customer", "ASC")
-        column = self.ORDER.get(attribute)
-        if column is None:
-            known = ", ".join(sorted(self.ORDER))
-            raise NGNError(E.INVALID_QUERY, f"Cannot order by {attribute!r}; use one of: {known}.")
-        limit = page_limit(page, self.max_rows)
-        selected, selected_params = [*columns], []
-        properties_column = _PROPERTIES_COLUMN.get(dialect)
-        if properties_column:
-            selected.append(properties_column)
-        counter = self._counter(filters, only_resellers)
-        if counter is not None:
-            selected.append(f"({counter[0]})")  # computed once, not per row
-            selected_params = counter[1]
-        sql = (
-            f"SELECT {', '.join(selected)} FROM customers{where} "
-            f"ORDER BY {column.name} {direction}, id {direction} LIMIT ? OFFSET ?"
-        )
-        rows = driver_rows(connection, sql, [*selected_params, *params, limit, page.start], prepare=True)
-        counted = rows[0][-1] if counter is not None and rows else None
-        n, id_index = len(columns), columns.index("id")
-        properties = None
-        if properties_column:
-            properties = {row[id_index]: row[n] for row in rows if row[n]}
-        if len(selected) > n:
-            rows = [row[:n] for row in rows]
-        if properties is None:
-            properties = self._properties_of(connection, rows, id_index)
-
-        def count() -> int:
-            if counted is not None:
-                return int(counted)
-            if counter is not None:  # a page past the end
-                return int(driver_rows(connection, *counter)[0][0])
-            counting = f"SELECT count(*) FROM customers{where}"
-            return int(driver_rows(connection, counting, params, prepare=True)[0][0])
-
-        return CustomerRows(page_total(page, limit, len(rows), count), rows, properties)
-
-    def _listing_where(
-        self, dialect: str, filters: Mapping[str, Any], only_resellers: bool
-    ) -> tuple[str, list[Any]]:
-        """`` WHERE ...`` (or "") and its parameters: the caller's scope, then the filters."""
-        caller = self.caller
-        clauses, params = [], []
-        if caller.role is Role.RESELLER:
-            clauses.append("reseller = ?")
-            params.append(caller.reseller_id)
-        elif caller.role is Role.CUSTOMER:
-            clauses.append("id = ?")
-            params.append(caller.customer_id)
-        like = _ILIKE[dialect]
-        for name, column in self.LIKE.items():
-            value = filters.get(name)
-            if value:
-                clauses.append(like.format(column.name))
-                params.append(str(value))
-        for name, column in self.EQUAL.items():
-            if filters.get(name):
-                clauses.append(f"{column.name} = ?")
-                params.append(int(filters[name]))
-        if only_resellers:
-            clauses.append("id = reseller")
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-    def _properties_of(
-        self, connection: Connection, rows: Sequence[Sequence[Any]], id_index: int
-    ) -> dict[int, list[tuple[str, str, str, str]]]:
-        """Customer id -> its properties as (name, value, category, permission), by name,
-        for the customers of ``rows``, in one query."""
-        if not rows:
-            return {}
-        ids = [row[id_index] for row in rows]
-        by_id: dict[int, list[tuple[str, str, str, str]]] = {}
-        for prop in driver_rows(connection, _PROPERTIES_OF.format(", ".join("?" * len(ids))), ids):
-            by_id.setdefault(prop[0], []).append(prop[1:])
-        return by_id
+    def customers(self, query: Query, resellers_only: bool) -> tuple[int, list[Customer]]:
+        """A page of the customers (or only the resellers) in the caller's scope that match
+        ``query``, with their properties, and the total of matches."""
+        scope = self._scope()
+        if resellers_only:
+            scope.append(Customer.id == Customer.reseller)
+        total, rows = fetch_page(
+            self.session, select(Customer).options(selectinload(Customer.properties)), scope, query,
+            (Customer.id, "ASC"), Customer.id, self.max_rows, lambda: self._counted(query, resellers_only),
+        )  # fmt: skip
+        return total, [r[0] for r in rows]
 
     # -- helpers -------------------------------------------------------------------------
 

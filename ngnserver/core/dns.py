@@ -64,7 +64,7 @@ from ngnserver.core.callers import Caller, Role
 from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import Credit
-from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
+from ngnserver.core.queries import Query, fetch_page
 from ngnserver.models.base import utcnow
 from ngnserver.models.dns import DnsRecord, DnsZone
 
@@ -103,14 +103,6 @@ MAX_VALUE = 1024  # the value column; TXT data and URLs up to this length
 MAX_INFO = 255
 MAX_NAMESERVERS = 13  # what one DNS referral carries
 
-ZONE_ORDER = {"changeDate": DnsZone.change_date, "name": DnsZone.name, "id": DnsZone.id}
-RECORD_ORDER = {
-    "changeDate": DnsRecord.change_date,
-    "name": DnsRecord.name,
-    "type": DnsRecord.type,
-    "zone": DnsRecord.zone,
-    "id": DnsRecord.id,
-}
 # What a client may change, by the names the wire and the tables share.
 ZONE_FIELDS = (
     "ttl",
@@ -434,13 +426,10 @@ class Dns:
 
     def zone(self, name: str | None, lock: bool = False) -> DnsZone:
         stored = zone_name(name)
-        stmt = select(DnsZone).where(DnsZone.name == stored, *records.visible(self.caller, DnsZone))
-        if lock:
-            stmt = stmt.with_for_update()
-        found = self.session.execute(stmt).scalar_one_or_none()
-        if found is None:
-            raise NGNError(E.DNS_ZONE_NOT_FOUND, f"DNS zone {stored} does not exist.")
-        return found
+        return records.in_scope(
+            self.session, self.caller, DnsZone, DnsZone.name == stored,
+            missing=(E.DNS_ZONE_NOT_FOUND, f"DNS zone {stored} does not exist."), lock=lock,
+        )  # fmt: skip
 
     def _require_zone_manager(self) -> None:
         if self.caller.role is Role.CUSTOMER:
@@ -538,22 +527,11 @@ class Dns:
         self.session.delete(zone)
         audit.record(self.session, self.caller, "delete", "dns_zone", zone.name)
 
-    def zones(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[DnsZone]]:
-        where = [
-            *records.visible(self.caller, DnsZone),
-            *like_filters({"name": DnsZone.name, "info": DnsZone.info}, filters, lowercase=frozenset({"name"})),
-            *equal_filters({"customer": DnsZone.customer, "reseller": DnsZone.reseller}, filters),
-        ]
+    def zones(self, query: Query) -> tuple[int, list[DnsZone]]:
         total, rows = fetch_page(
-            self.session,
-            select(DnsZone),
-            where,
-            ZONE_ORDER,
-            ("name", "ASC"),
-            DnsZone.id,
-            page,
-            self.max_rows,
-        )
+            self.session, select(DnsZone), records.visible(self.caller, DnsZone), query,
+            (DnsZone.name, "ASC"), DnsZone.id, self.max_rows,
+        )  # fmt: skip
         return total, [r[0] for r in rows]
 
     # -- records (regular with fancy=False, fancy with fancy=True) --------------------------
@@ -586,7 +564,7 @@ class Dns:
         if zone_id is None:
             raise _record_not_found(record_id, fancy)
         zone = self.session.execute(
-            select(DnsZone).where(DnsZone.id == zone_id).with_for_update()
+            select(DnsZone).where(DnsZone.id == zone_id).with_for_update().execution_options(populate_existing=True)
         ).scalar_one()
         return zone, self.record(record_id, fancy)
 
@@ -653,41 +631,10 @@ class Dns:
         _touch(zone)
         audit.record(self.session, self.caller, "delete", _audit_kind(fancy), record.id)
 
-    def matching_records(
-        self, filters: Mapping[str, Any], page: Page, fancy: bool
-    ) -> tuple[int, list[DnsRecord]]:
-        where = [
-            DnsRecord.fancy == fancy,
-            *records.visible(self.caller, DnsRecord),
-            *like_filters(
-                {
-                    "zone": DnsRecord.zone,
-                    "name": DnsRecord.name,
-                    "type": DnsRecord.type,
-                    "value": DnsRecord.value,
-                },
-                filters,
-                lowercase=frozenset({"zone"}),
-            ),
-            *equal_filters(
-                {
-                    "id": DnsRecord.id,
-                    "owner": DnsRecord.owner,
-                    "customer": DnsRecord.customer,
-                    "reseller": DnsRecord.reseller,
-                },
-                filters,
-            ),
-        ]
+    def matching_records(self, query: Query, fancy: bool) -> tuple[int, list[DnsRecord]]:
+        scope = [DnsRecord.fancy == fancy, *records.visible(self.caller, DnsRecord)]
         total, rows = fetch_page(
-            self.session,
-            select(DnsRecord),
-            where,
-            RECORD_ORDER,
-            ("id", "ASC"),
-            DnsRecord.id,
-            page,
-            self.max_rows,
+            self.session, select(DnsRecord), scope, query, (DnsRecord.id, "ASC"), DnsRecord.id, self.max_rows
         )
         return total, [r[0] for r in rows]
 
@@ -776,3 +723,5 @@ def _audit_kind(fancy: bool) -> str:
 
 ownership.count_records(DnsZone, "DNS zone", "DNS zones")
 ownership.count_records(DnsRecord, "DNS record", "DNS records")
+credits.counts(Credit.DNS_ZONE, DnsZone)
+credits.counts(Credit.EMAIL, DnsRecord, lambda c: [c.type == "MBOXFW"])

@@ -17,17 +17,14 @@ allowed: "Invalid operation - Import Mode is enabled".
 from __future__ import annotations
 
 import base64
-import fcntl
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ngnserver.core import audit, credits, jobs, ownership, records
@@ -35,7 +32,7 @@ from ngnserver.core.callers import Caller, Role
 from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import Credit, Right
-from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
+from ngnserver.core.queries import Query, fetch_page
 from ngnserver.core.sealing import PasswordSealer
 from ngnserver.models import CustomerProperty
 from ngnserver.models.base import utcnow
@@ -54,6 +51,7 @@ TERMINAL = (CANCELLED, DISCONNECTED, FAILED)
 DRY_LOOP, LINE_SHARE = "0", "LS"
 LOCATION_TYPES = ("R", "B")
 _PHONE = re.compile(r"^\d{10}$")
+ADDRESS_FIELDS = ("address_line1", "unit_type", "unit_value", "city", "state", "zip_code", "country")
 
 
 def _digits(value: str | None) -> str:
@@ -93,7 +91,7 @@ class Dsl:
         package = DslPackage(name=name, vendor_package_id=vendor_id)
         self.session.add(package)
         records.flush_unique(self.session, E.DSL_PACKAGE_EXISTS, f"DSL package {name!r} already exists.")
-        audit.record(self.session, self.caller, "create", "dsl_package", package.id, {"name": name, "vendorPackageId": vendor_id})
+        audit.record(self.session, self.caller, "create", "dsl_package", package.id, {"name": name, "vendor_package_id": vendor_id})
         return package
 
     def packages(self) -> list[DslPackage]:
@@ -134,16 +132,17 @@ class Dsl:
         self._no_import_mode()
         if not self._may_qualify():
             raise NGNError(E.PERMISSION_DENIED, "Qualifying needs the qualify_service right; ask your reseller.")
-        address = {k: str(v).strip() for k, v in (address or {}).items() if v not in (None, "")}
+        address = {k: str(v).strip() for k, v in (address or {}).items() if k in ADDRESS_FIELDS and v not in (None, "")}
         location = (location_type or "").strip().upper()
         if location not in LOCATION_TYPES:
             raise NGNError(E.DSL_INVALID_SERVICE, "locationType must be R (residential) or B (business).")
         phone = _digits(phone_number)
         if phone and not _PHONE.match(phone):
             raise NGNError(E.DSL_INVALID_SERVICE, f"{phone_number!r} is not a 10-digit phone number.")
-        for needed in ("addressLine1", "city", "state", "zipCode"):
+        for needed, wire in (("address_line1", "addressLine1"), ("city", "city"), ("state", "state"),
+                             ("zip_code", "zipCode")):  # fmt: skip
             if not address.get(needed):
-                raise NGNError(E.DSL_INVALID_SERVICE, f"A qualification needs the address' {needed}.")
+                raise NGNError(E.DSL_INVALID_SERVICE, f"A qualification needs the address' {wire}.")
         customer, reseller = records.placement(self.session, self.caller, customer_id, None)
         qualification = DslQualification(
             customer=customer, reseller=reseller, address=address, phone_number=phone,
@@ -156,14 +155,10 @@ class Dsl:
         return qualification
 
     def qualification(self, qualification_id: int | None) -> DslQualification:
-        found = self.session.execute(
-            select(DslQualification).where(
-                DslQualification.id == (qualification_id or 0), *records.visible(self.caller, DslQualification)
-            )
-        ).scalar_one_or_none()
-        if found is None:
-            raise NGNError(E.DSL_QUALIFICATION_NOT_FOUND, f"DSL qualification {qualification_id} does not exist.")
-        return found
+        return records.in_scope(
+            self.session, self.caller, DslQualification, DslQualification.id == (qualification_id or 0),
+            missing=(E.DSL_QUALIFICATION_NOT_FOUND, f"DSL qualification {qualification_id} does not exist."),
+        )  # fmt: skip
 
     def offered_packages(self, qualification: DslQualification) -> tuple[list[DslPackage], list[str]]:
         """(our packages offered there, vendor product ids offered that no package maps)."""
@@ -175,25 +170,22 @@ class Dsl:
     # -- services --------------------------------------------------------------------------
 
     def service(self, service_id: int | None, lock: bool = False) -> DslService:
-        stmt = select(DslService).where(DslService.id == (service_id or 0), *records.visible(self.caller, DslService))
-        if lock:
-            stmt = stmt.with_for_update()
-        found = self.session.execute(stmt).scalar_one_or_none()
-        if found is None:
-            raise NGNError(E.DSL_SERVICE_NOT_FOUND, f"DSL service {service_id} does not exist.")
-        return found
+        return records.in_scope(
+            self.session, self.caller, DslService, DslService.id == (service_id or 0),
+            missing=(E.DSL_SERVICE_NOT_FOUND, f"DSL service {service_id} does not exist."), lock=lock,
+        )  # fmt: skip
 
     def add_service(self, fields: Mapping[str, Any]) -> DslService:
         """Validate, charge the credit, store the service as ``pending`` and queue its
         order (or, in import mode, its first pull)."""
         caller = self.caller
         records.require_active_reseller(caller)
-        package = self.package(fields.get("package"))
+        package = self.package(fields.get("package_id"))
         if self.import_mode:
             return self._import_service(fields, package)
-        if fields.get("vendorOrderId"):
+        if fields.get("vendor_order_id"):
             raise NGNError(E.DSL_INVALID_SERVICE, "vendorOrderId is only accepted in import mode.")
-        qualification = self.qualification(fields.get("qualification"))
+        qualification = self.qualification(fields.get("qualification_id"))
         if qualification.status != "Q":
             state = "is still pending" if qualification.status == "P" else "did not qualify"
             raise NGNError(E.DSL_NOT_QUALIFIED, f"Qualification {qualification.id} {state}.")
@@ -202,18 +194,18 @@ class Dsl:
                 E.DSL_NOT_QUALIFIED,
                 f"Package {package.name!r} is not offered at the qualified address (qualification {qualification.id}).",
             )
-        loop = str(fields.get("loopType") or "").strip().upper()
-        phone = _digits(fields.get("phoneNumber"))
+        loop = str(fields.get("loop_type") or "").strip().upper()
+        phone = _digits(fields.get("phone_number"))
         if loop not in (DRY_LOOP, LINE_SHARE):
             raise NGNError(E.DSL_INVALID_SERVICE, "loopType must be 0 (dry loop) or LS (line-share).")
         if loop == DRY_LOOP and phone:
             raise NGNError(E.DSL_INVALID_SERVICE, "A dry loop (loopType 0) has no phone number.")
         if loop == LINE_SHARE and not _PHONE.match(phone):
             raise NGNError(E.DSL_INVALID_SERVICE, "A line-share (loopType LS) needs its 10-digit phone number.")
-        first, last = (fields.get("firstName") or "").strip(), (fields.get("lastName") or "").strip()
+        first, last = (fields.get("first_name") or "").strip(), (fields.get("last_name") or "").strip()
         if not first or not last:
             raise NGNError(E.DSL_INVALID_SERVICE, "A DSL order needs the end user's first and last names.")
-        desired = _date(fields.get("desiredDueDate"), "desiredDueDate")
+        desired = _date(fields.get("desired_due_date"), "desiredDueDate")
         if desired is None:
             raise NGNError(E.DSL_INVALID_SERVICE, "A DSL order needs a desiredDueDate (YYYY-MM-DD).")
         owner = records.owner_for(self.session, caller, fields.get("owner"), qualification.reseller)
@@ -225,10 +217,10 @@ class Dsl:
             customer=qualification.customer, reseller=qualification.reseller, owner=owner,
             package_id=package.id, qualification_id=qualification.id, state=PENDING,
             phone_number=phone, loop_type=loop, first_name=first, last_name=last,
-            company_name=(fields.get("companyName") or "").strip(),
-            contact_phone=_digits(fields.get("contactPhone")),
-            isp_change=bool(fields.get("ispChange")), isp_previous=fields.get("ispPrevious") or "",
-            current_provider=fields.get("currentProvider") or "", desired_due_date=desired,
+            company_name=(fields.get("company_name") or "").strip(),
+            contact_phone=_digits(fields.get("contact_phone")),
+            isp_change=bool(fields.get("isp_change")), isp_previous=fields.get("isp_previous") or "",
+            current_provider=fields.get("current_provider") or "", desired_due_date=desired,
             password_sealed=self.sealer.seal(fields.get("password") or ""), order_type="NEW",
         )  # fmt: skip
         self.session.add(service)
@@ -238,7 +230,7 @@ class Dsl:
         return service
 
     def _import_service(self, fields: Mapping[str, Any], package: DslPackage) -> DslService:
-        order_id = str(fields.get("vendorOrderId") or "").strip()
+        order_id = str(fields.get("vendor_order_id") or "").strip()
         if not order_id:
             raise NGNError(E.DSL_IMPORT_MODE, "Invalid operation - Import Mode is enabled (give vendorOrderId).")
         if self.session.execute(select(DslService.id).where(DslService.vendor_order_id == order_id)).first():
@@ -255,16 +247,16 @@ class Dsl:
         self.session.add(service)
         self.session.flush()
         jobs.enqueue(self.session, "dsl.import", RECORD_KIND, service.id)
-        audit.record(self.session, self.caller, "create", RECORD_KIND, service.id, {"import": order_id})
+        audit.record(self.session, self.caller, "create", RECORD_KIND, service.id, {"vendor_order_id": order_id})
         return service
 
     def update_service(self, fields: Mapping[str, Any]) -> None:
         """Local fields change at once; a new password goes to the vendor through a job."""
         self._no_import_mode()
         service = self.service(fields.get("id"), lock=True)
-        for name, attr in (("firstName", "first_name"), ("lastName", "last_name"), ("companyName", "company_name")):
+        for name in ("first_name", "last_name", "company_name"):
             if fields.get(name) is not None:
-                setattr(service, attr, fields[name])
+                setattr(service, name, fields[name])
         password = fields.get("password")
         if password and password != self.sealer.open(service.password_sealed):
             if not service.vendor_order_id or service.state in TERMINAL:
@@ -295,7 +287,7 @@ class Dsl:
                 raise NGNError(E.DSL_INVALID_STATE, "A completed DSL order is disconnected at an expireDate: give one.")
             service.expire_date = expire_date
             jobs.enqueue(self.session, "dsl.delete", RECORD_KIND, service.id, {"action": "disconnect"})
-            audit.record(self.session, self.caller, "update", RECORD_KIND, service.id, {"expireDate": expire})
+            audit.record(self.session, self.caller, "update", RECORD_KIND, service.id, {"expire_date": expire})
             return "disconnecting"
         raise NGNError(
             E.DSL_INVALID_STATE,
@@ -317,19 +309,11 @@ class Dsl:
         jobs.enqueue(self.session, "dsl.suspend" if suspend else "dsl.resume", RECORD_KIND, service.id)
         audit.record(self.session, self.caller, "update", RECORD_KIND, service.id, {"suspend": suspend})
 
-    ORDER = {"id": DslService.id, "changeDate": DslService.change_date, "state": DslService.state,
-             "phoneNumber": DslService.phone_number, "lastName": DslService.last_name}  # fmt: skip
-
-    def services(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[DslService]]:
-        where = [
-            *records.visible(self.caller, DslService),
-            *like_filters({"phoneNumber": DslService.phone_number, "lastName": DslService.last_name,
-                           "state": DslService.state, "vendorOrderId": DslService.vendor_order_id}, filters),
-            *equal_filters({"owner": DslService.owner, "customer": DslService.customer,
-                            "reseller": DslService.reseller, "package": DslService.package_id}, filters),
-        ]  # fmt: skip
-        total, rows = fetch_page(self.session, select(DslService), where, self.ORDER, ("id", "ASC"), DslService.id,
-                                 page, self.settings.query_max_rows)  # fmt: skip
+    def services(self, query: Query) -> tuple[int, list[DslService]]:
+        total, rows = fetch_page(
+            self.session, select(DslService), records.visible(self.caller, DslService), query,
+            (DslService.id, "ASC"), DslService.id, self.settings.query_max_rows,
+        )  # fmt: skip
         return total, [r[0] for r in rows]
 
     def notes(self, service: DslService) -> list[DslNote]:
@@ -374,6 +358,7 @@ def mark_failed(session: Session, job: Job, message: str) -> None:
 
 
 ownership.count_records(DslService, "DSL service", "DSL services")
+credits.counts(Credit.DSL, DslService, lambda c: [c.state.not_in(TERMINAL)])
 
 
 def release_credit(session: Session, service: DslService) -> None:
@@ -394,33 +379,7 @@ for _kind, _hook in (("dsl.qualify", "qualify"), ("dsl.insert", "insert"), ("dsl
     jobs.job_kind(_kind, mark_failed)(_adapter_hook(_hook))
 
 
-class PullAlreadyRunning(Exception):
-    """Another pull-dsl holds the lock."""
-
-
-PULL_LOCK_KEY = 7467002
-
-
-@contextmanager
-def pull_lock(database: Any, lock_dir: Path) -> Iterator[None]:
-    """Only one pull at a time, across processes (and hosts, on PostgreSQL)."""
-    if database.is_sqlite:
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(lock_dir / "pull-dsl.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise PullAlreadyRunning("another pull-dsl is running") from None
-            yield
-        return
-    with database.engine.connect() as conn:
-        if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PULL_LOCK_KEY}).scalar_one():
-            raise PullAlreadyRunning("another pull-dsl is running")
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PULL_LOCK_KEY})
-            conn.commit()
+PULL_LOCK = "pull-dsl"  # Database.exclusive: one pull at a time, across processes and hosts
 
 
 @dataclass

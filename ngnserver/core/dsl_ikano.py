@@ -94,9 +94,9 @@ class IkanoDsl(ServiceAdapter):
                 return
             a = q.address
             address = ikano.Address(
-                line1=a.get("addressLine1", ""), city=a.get("city", ""), state=a.get("state", ""),
-                zip_code=a.get("zipCode", ""), country=a.get("country", "US"),
-                unit_type=a.get("unitType", ""), unit_value=a.get("unitValue", ""),
+                line1=a.get("address_line1", ""), city=a.get("city", ""), state=a.get("state", ""),
+                zip_code=a.get("zip_code", ""), country=a.get("country", "US"),
+                unit_type=a.get("unit_type", ""), unit_value=a.get("unit_value", ""),
             )  # fmt: skip
             phone, location = q.phone_number or None, q.location_type
         result = vendor_call(

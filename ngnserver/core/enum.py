@@ -43,18 +43,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, selectinload
 
 from ngnserver.core import audit, credits, ownership, records
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, ErrorCode, NGNError
 from ngnserver.core.properties import Credit
-from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
+from ngnserver.core.queries import Query, fetch_page, like
 from ngnserver.core.sip import normalise_domain
 from ngnserver.models.base import utcnow
 from ngnserver.models.enum import EnumMapping, EnumNumber, EnumRange
@@ -131,15 +130,10 @@ class Enum:
 
     def range(self, range_id: Mapping[str, Any] | None, lock: bool = False) -> EnumRange:
         prefix, tld = _range_id(range_id)
-        stmt = select(EnumRange).where(
-            EnumRange.prefix == prefix, EnumRange.tld == tld, *records.visible(self.caller, EnumRange)
-        )
-        if lock:
-            stmt = stmt.with_for_update()
-        found = self.session.execute(stmt).scalar_one_or_none()
-        if found is None:
-            raise NGNError(E.ENUM_RANGE_NOT_FOUND, f"ENUM range {_label(prefix, tld)} does not exist.")
-        return found
+        return records.in_scope(
+            self.session, self.caller, EnumRange, EnumRange.prefix == prefix, EnumRange.tld == tld,
+            missing=(E.ENUM_RANGE_NOT_FOUND, f"ENUM range {_label(prefix, tld)} does not exist."), lock=lock,
+        )  # fmt: skip
 
     def _require_range_manager(self) -> None:
         if self.caller.role is Role.CUSTOMER:
@@ -292,19 +286,12 @@ class Enum:
         self.session.delete(rng)
         audit.record(self.session, self.caller, "delete", "enum_range", f"{rng.prefix}@{rng.tld}")
 
-    RANGE_ORDER: ClassVar[dict[str, Any]] = {"changeDate": EnumRange.change_date, "prefix": EnumRange.prefix, "tld": EnumRange.tld}
-
-    def ranges(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[tuple[EnumRange, int]]]:
+    def ranges(self, query: Query) -> tuple[int, list[tuple[EnumRange, int]]]:
         """(total, [(range, numbers in it)]) for one page."""
-        where = [
-            *records.visible(self.caller, EnumRange),
-            *like_filters({"prefix": EnumRange.prefix, "tld": EnumRange.tld, "info": EnumRange.info}, filters,
-                          lowercase=frozenset({"tld"})),
-            *equal_filters({"customer": EnumRange.customer, "reseller": EnumRange.reseller}, filters),
-        ]
         total, rows = fetch_page(
-            self.session, select(EnumRange), where, self.RANGE_ORDER, ("prefix", "ASC"), EnumRange.id, page, self.max_rows
-        )
+            self.session, select(EnumRange), records.visible(self.caller, EnumRange), query,
+            (EnumRange.prefix, "ASC"), EnumRange.id, self.max_rows,
+        )  # fmt: skip
         ranges = [r[0] for r in rows]
         used: dict[int, int] = {}
         if ranges:
@@ -319,16 +306,13 @@ class Enum:
 
     # -- numbers ---------------------------------------------------------------------------
 
-    def number(self, enum_id: Mapping[str, Any] | None) -> EnumNumber:
+    def number(self, enum_id: Mapping[str, Any] | None, lock: bool = False) -> EnumNumber:
         number, tld = _enum_id(enum_id)
-        found = self.session.execute(
-            select(EnumNumber).where(
-                EnumNumber.number == number, EnumNumber.tld == tld, *records.visible(self.caller, EnumNumber)
-            )
-        ).scalar_one_or_none()
-        if found is None:
-            raise NGNError(E.ENUM_NUMBER_NOT_FOUND, f"ENUM number {_label(number, tld)} does not exist.")
-        return found
+        return records.in_scope(
+            self.session, self.caller, EnumNumber, EnumNumber.number == number, EnumNumber.tld == tld,
+            missing=(E.ENUM_NUMBER_NOT_FOUND, f"ENUM number {_label(number, tld)} does not exist."),
+            lock=lock, options=[selectinload(EnumNumber.mappings)],
+        )  # fmt: skip
 
     def _range_of(self, number: str, tld: str) -> EnumRange:
         """The range a new number belongs to (locked: its serial and size change)."""
@@ -379,7 +363,7 @@ class Enum:
 
     def update_number(self, fields: Mapping[str, Any]) -> None:
         caller = self.caller
-        enum_number = self.number(fields.get("id"))
+        enum_number = self.number(fields.get("id"), lock=True)
         rng = self.session.get(EnumRange, enum_number.range_id, with_for_update=True)
         if fields.get("owner") is not None and fields["owner"] != enum_number.owner:
             owner = records.owner_for(self.session, caller, fields["owner"], enum_number.reseller)
@@ -413,7 +397,7 @@ class Enum:
         enum_number.mappings = kept
 
     def delete_number(self, enum_id: Mapping[str, Any] | None) -> None:
-        enum_number = self.number(enum_id)
+        enum_number = self.number(enum_id, lock=True)
         rng = self.session.get(EnumRange, enum_number.range_id, with_for_update=True)
         credits.release(
             self.session, Credit.ENUM_NUMBER,
@@ -423,38 +407,19 @@ class Enum:
         rng.serial += 1
         audit.record(self.session, self.caller, "delete", "enum_number", f"{enum_number.number}@{enum_number.tld}")
 
-    NUMBER_ORDER: ClassVar[dict[str, Any]] = {"changeDate": EnumNumber.change_date, "number": EnumNumber.number, "tld": EnumNumber.tld}
-
-    def numbers(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[EnumNumber]]:
-        where = [
-            *records.visible(self.caller, EnumNumber),
-            *like_filters({"number": EnumNumber.number, "tld": EnumNumber.tld}, filters, lowercase=frozenset({"tld"})),
-            *equal_filters(
-                {"owner": EnumNumber.owner, "customer": EnumNumber.customer, "reseller": EnumNumber.reseller}, filters
-            ),
-        ]
-        # type and mapto must hold for one and the same mapping of the number
-        mapping_match = like_filters({"type": EnumMapping.type, "mapto": EnumMapping.mapto}, filters)
-        if mapping_match:
-            where.append(exists().where(EnumMapping.number_id == EnumNumber.id, *mapping_match))
+    def numbers(self, query: Query, mapping: Mapping[Any, str] | None = None) -> tuple[int, list[EnumNumber]]:
+        """A page of the numbers in the caller's scope that match ``query``, and of which one
+        and the same mapping matches every LIKE filter of ``mapping`` (column -> pattern)."""
+        scope = records.visible(self.caller, EnumNumber)
+        if mapping:
+            scope.append(
+                exists().where(EnumMapping.number_id == EnumNumber.id, *(like(c, p) for c, p in mapping.items()))
+            )
         total, rows = fetch_page(
-            self.session, select(EnumNumber), where, self.NUMBER_ORDER, ("number", "ASC"), EnumNumber.id, page,
-            self.max_rows,
+            self.session, select(EnumNumber).options(selectinload(EnumNumber.mappings)), scope, query,
+            (EnumNumber.number, "ASC"), EnumNumber.id, self.max_rows,
         )  # fmt: skip
-        numbers = [r[0] for r in rows]
-        self._load_mappings(numbers)
-        return total, numbers
-
-    def _load_mappings(self, numbers: list[EnumNumber]) -> None:
-        if not numbers:
-            return
-        by_id: dict[int, list[EnumMapping]] = {n.id: [] for n in numbers}
-        for mapping in self.session.execute(
-            select(EnumMapping).where(EnumMapping.number_id.in_(by_id)).order_by(EnumMapping.id)
-        ).scalars():
-            by_id[mapping.number_id].append(mapping)
-        for n in numbers:
-            set_committed_value(n, "mappings", by_id[n.id])
+        return total, [r[0] for r in rows]
 
 
 def _mappings(items: list[Mapping[str, Any] | None], default_ttl: int) -> list[tuple[int | None, dict[str, Any]]]:
@@ -503,3 +468,5 @@ def _bounds(rng: EnumRange) -> str:
 
 ownership.count_records(EnumRange, "ENUM range", "ENUM ranges")
 ownership.count_records(EnumNumber, "ENUM number", "ENUM numbers")
+credits.counts(Credit.ENUM_RANGE, EnumRange)
+credits.counts(Credit.ENUM_NUMBER, EnumNumber)

@@ -191,7 +191,11 @@ class E:
         9001, "Internal server error", "an unexpected server fault (logged)", Side.SERVER
     )
     DATABASE_UNAVAILABLE = ErrorCode(
-        9002, "Database unavailable", "the database did not answer", Side.SERVER
+        9002, "Database unavailable", "the database did not answer in time, or is busy; try again", Side.SERVER
+    )
+    DATABASE_CANNOT_STORE = ErrorCode(
+        9003, "Database cannot store", "the database refuses writes (read-only, disk full); the operator must act",
+        Side.SERVER,
     )
 
 

@@ -9,7 +9,7 @@ id, a customer the records whose ``customer`` or ``owner`` is its id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -36,6 +36,30 @@ def visible(caller: Caller, model: Any) -> list[Any]:
     if hasattr(model, "owner"):
         return [or_(model.customer == caller.customer_id, model.owner == caller.customer_id)]
     return [model.customer == caller.customer_id]
+
+
+def in_scope(
+    session: Session,
+    caller: Caller,
+    model: Any,
+    *where: Any,
+    missing: tuple[ErrorCode, str],
+    lock: bool = False,
+    options: Sequence[Any] = (),
+) -> Any:
+    """The one record of ``model`` matching ``where`` that the caller may see, or the
+    ``missing`` Fault (code, sentence): the same answer for a record that does not exist and
+    one outside the caller's scope, so scope cannot be probed. ``lock`` (for a change or a
+    deletion): the row is locked until the transaction ends, and read as it is now, so that
+    concurrent changes of one record take turns and the later one finds what the earlier
+    left (a record deleted meanwhile is not found)."""
+    stmt = select(model).where(*where, *visible(caller, model)).options(*options)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    found = session.execute(stmt).scalar_one_or_none()
+    if found is None:
+        raise NGNError(*missing)
+    return found
 
 
 def can_see(caller: Caller, record: Any) -> bool:

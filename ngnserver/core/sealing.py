@@ -31,6 +31,12 @@ class PasswordSealer:
         if len(raw) != 32:
             raise ValueError("the secret key must be 32 bytes, URL-safe base64 encoded")
         self._aead = AESGCM(raw)
+        self._dummy = self.seal(base64.urlsafe_b64encode(os.urandom(12)).decode())
+
+    def dummy(self) -> bytes:
+        """A value sealed under this key that no password matches: opened in place of an
+        unknown login's, so that a wrong username costs what a wrong password costs."""
+        return self._dummy
 
     @staticmethod
     def new_key() -> bytes:

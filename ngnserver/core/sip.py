@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import BigInteger, and_, cast, exists, func, select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import BigInteger, cast, exists, func, select
+from sqlalchemy.orm import Session, selectinload
 
-from ngnserver.core import audit, credits, lengths, ownership, records, rows
+from ngnserver.core import audit, credits, ownership, records
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import Credit, Right
-from ngnserver.core.queries import Page, equal_filters, fetch_page, like_filters
+from ngnserver.core.queries import Query, fetch_page
 from ngnserver.core.sealing import PasswordSealer
-from ngnserver.db import Raw, raw_batch, raw_first, rollback_failed
 from ngnserver.models import CustomerProperty
-from ngnserver.models.audit import AuditEntry
 from ngnserver.models.base import utcnow
 from ngnserver.models.sip import SipAccount, SipAlias, SipDomain, SipGroupMember
 
@@ -84,51 +80,6 @@ def _account_fields_given(fields: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [(name, fields[name]) for name in ACCOUNT_FIELDS if fields.get(name) is not None]
 
 
-class NewAccount(SimpleNamespace):
-    """A SIP account just created (``add_account``): the stored row's attribute values, read
-    as a SipAccount's, without the cost of building a mapped object nothing else uses."""
-
-
-class NewGroup(NamedTuple):
-    name: str
-
-
-class _DomainRow(NamedTuple):
-    id: int
-    domain: str
-    customer: int
-    reseller: int
-
-
-# SIP account creation on PostgreSQL, per number of credit holders (_create_account_at_once)
-_CREATE_ACCOUNT: dict[int, Raw] = {}
-REFUSED = "NG001"  # ngn_refuse's SQLSTATE (migration 0006)
-
-_DOMAIN_AND_TAKEN_SQL = (
-    "SELECT d.id, d.domain, d.customer, d.reseller, "
-    "EXISTS (SELECT 1 FROM sip_accounts a WHERE a.domain = d.domain AND a.username = ?) "
-    "FROM sip_domains d WHERE d.domain = ?"
-)
-# per role, the domains the caller may see (records.visible: domains have no owner)
-_DOMAIN_AND_TAKEN = {
-    Role.ADMIN: Raw(_DOMAIN_AND_TAKEN_SQL, reads=True),
-    Role.RESELLER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.reseller = ?", reads=True),
-    Role.CUSTOMER: Raw(_DOMAIN_AND_TAKEN_SQL + " AND d.customer = ?", reads=True),
-}
-_TAKEN = Raw("SELECT 1 FROM sip_accounts WHERE domain = ? AND username = ?", reads=True)
-# SQLite: the domain's placement, read again once the writers' turn is taken (not a plain
-# read: it opens the write transaction, see db._sqlite_begin)
-_PLACEMENT = Raw("SELECT customer, reseller FROM sip_domains WHERE domain = ?")
-# PostgreSQL: the same check inside the creation statement, with a lock (see add_account)
-_PLACED = "SELECT 1 FROM sip_domains WHERE domain = ? AND customer = ? AND reseller = ? FOR SHARE"
-KNOWN_DOMAINS = "ngn_sip_domains"  # pool connection info: domain rows read on it (add_account)
-KNOWN_DOMAINS_MAX = 512
-
-
-class _DomainChanged(Exception):
-    """The domain a creation read was moved (or deleted) before the creation wrote."""
-
-
 class Sip:
     """SIP operations for one request."""
 
@@ -140,31 +91,23 @@ class Sip:
 
     # -- domains ---------------------------------------------------------------------------
 
-    def domain_row(self, name: str | None, lock: bool = False, share: bool = False) -> Any:
-        """The domain's key columns (id, domain, customer, reseller) without loading the
-        ORM object: what adding an account or alias needs, on every call. ``lock``: FOR
-        UPDATE; ``share``: FOR SHARE (no move until the transaction ends, while other
-        creations in the domain go on)."""
+    def domain(self, name: str | None, lock: bool = False, share: bool = False) -> SipDomain:
+        """The domain, in the caller's scope. ``lock``: for a change of the domain itself;
+        ``share``: no move or deletion of it until the transaction ends, while other
+        creations in the domain go on (a record created in it follows its placement)."""
         domain_name = normalise_domain(name)
-        table = SipDomain.__table__
-        stmt = select(table.c.id, table.c.domain, table.c.customer, table.c.reseller).where(
-            table.c.domain == domain_name, *records.visible(self.caller, table.c)
-        )
-        if lock or share:
-            stmt = stmt.with_for_update(read=not lock)
-        found = self.session.connection().execute(stmt).first()
+        missing = (E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
+        if not share:
+            return records.in_scope(self.session, self.caller, SipDomain, SipDomain.domain == domain_name,
+                                    missing=missing, lock=lock)  # fmt: skip
+        found = self.session.execute(
+            select(SipDomain)
+            .where(SipDomain.domain == domain_name, *records.visible(self.caller, SipDomain))
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
         if found is None:
-            raise NGNError(E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
-        return found
-
-    def domain(self, name: str | None, lock: bool = False) -> SipDomain:
-        domain_name = normalise_domain(name)
-        stmt = select(SipDomain).where(SipDomain.domain == domain_name, *records.visible(self.caller, SipDomain))
-        if lock:
-            stmt = stmt.with_for_update()
-        found = self.session.execute(stmt).scalar_one_or_none()
-        if found is None:
-            raise NGNError(E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
+            raise NGNError(*missing)
         return found
 
     def _require_domain_manager(self) -> None:
@@ -229,17 +172,11 @@ class Sip:
         self.session.delete(domain)
         audit.record(self.session, self.caller, "delete", "sip_domain", domain.domain)
 
-    DOMAIN_ORDER = {"changeDate": SipDomain.change_date, "domain": SipDomain.domain, "id": SipDomain.id}
-
-    def domains(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[SipDomain]]:
-        where = [
-            *records.visible(self.caller, SipDomain),
-            *like_filters({"domain": SipDomain.domain}, filters, lowercase=frozenset({"domain"})),
-            *equal_filters({"customer": SipDomain.customer, "reseller": SipDomain.reseller}, filters),
-        ]
+    def domains(self, query: Query) -> tuple[int, list[SipDomain]]:
         total, rows = fetch_page(
-            self.session, select(SipDomain), where, self.DOMAIN_ORDER, ("domain", "ASC"), SipDomain.id, page, self.max_rows
-        )
+            self.session, select(SipDomain), records.visible(self.caller, SipDomain), query,
+            (SipDomain.domain, "ASC"), SipDomain.id, self.max_rows,
+        )  # fmt: skip
         return total, [r[0] for r in rows]
 
     def private_key_of(self, domain: SipDomain) -> str:
@@ -247,208 +184,65 @@ class Sip:
 
     # -- accounts --------------------------------------------------------------------------
 
-    def account(self, sip_id: Mapping[str, Any] | None) -> SipAccount:
+    def account(self, sip_id: Mapping[str, Any] | None, lock: bool = False) -> SipAccount:
+        """The account, in the caller's scope (``lock``: for a change or a deletion)."""
         username, domain = _sip_id(sip_id)
-        found = self.session.execute(
-            select(SipAccount).where(
-                SipAccount.username == username,
-                SipAccount.domain == domain,
-                *records.visible(self.caller, SipAccount),
-            )
-        ).scalar_one_or_none()
-        if found is None:
-            raise NGNError(E.SIP_ACCOUNT_NOT_FOUND, f"SIP account {username}@{domain} does not exist.")
-        return found
+        return records.in_scope(
+            self.session, self.caller, SipAccount, SipAccount.username == username, SipAccount.domain == domain,
+            missing=(E.SIP_ACCOUNT_NOT_FOUND, f"SIP account {username}@{domain} does not exist."),
+            lock=lock, options=[selectinload(SipAccount.groups)],
+        )  # fmt: skip
 
-    def add_account(self, fields: Mapping[str, Any]) -> NewAccount:
-        """A new account under its domain's customer and reseller.
-
-        The domain is read before the transaction writes (outside SQLite's writers' turn,
-        and on PostgreSQL outside the transaction), or taken from the rows this connection
-        read before (``_known_domain``: one round trip less on every creation). Either may
-        be out of date by the time the account is written, so the creation checks, in its
-        write transaction, that the domain still has that customer and reseller: on
-        PostgreSQL under a share lock on the domain row, taken before any credit counter is
-        (a domain move locks the row first too), on SQLite in the writers' turn. When it
-        has not, nothing is written, and the creation runs again with the domain read and
-        locked in the transaction. The account, and the credits it is charged to, follow
-        the domain's placement at commit."""
+    def add_account(self, fields: Mapping[str, Any]) -> SipAccount:
+        """A new account under its domain's customer and reseller. The domain row is
+        share-locked before any credit counter is changed (a domain move locks it first
+        too), so the account and the credits it is charged to follow the domain's placement
+        at commit."""
+        caller = self.caller
         sip_id = fields.get("id") or {}
         username = (sip_id.get("username") or "").strip()
-        if username != AUTOINCREMENT:
-            domain, taken = self._known_domain(sip_id.get("domain"), username)
-            try:
-                return self._add_account(fields, domain, username, taken, locked=False)
-            except _DomainChanged:
-                self._known().pop(domain.domain, None)
-        domain = self.domain_row(sip_id.get("domain"), lock=True)
+        domain = self.domain(sip_id.get("domain"), share=True)
+        records.require_active_reseller(caller)
         if username == AUTOINCREMENT:
             username = self._next_numeric_username(domain.domain)
-        return self._add_account(fields, domain, username, None, locked=True)
-
-    def _add_account(
-        self, fields: Mapping[str, Any], domain: Any, username: str, taken: bool | None, locked: bool
-    ) -> NewAccount:
-        """``taken``: whether the username was found taken in the domain (None: not read;
-        the unique key refuses a duplicate)."""
-        caller = self.caller
-        records.require_active_reseller(caller)
         if not username:
             raise NGNError(E.MISSING_PARAMETER, "A SIP account needs a username (or <autoincrement>).")
         _check_username(username)
         exists_message = f"SIP account {username}@{domain.domain} already exists."
-        if taken:
+        taken = select(SipAccount.id).where(SipAccount.domain == domain.domain, SipAccount.username == username)
+        if self.session.execute(taken).first():
             raise NGNError(E.SIP_ACCOUNT_EXISTS, exists_message)
         owner = records.owner_for(self.session, caller, fields.get("owner"), domain.reseller)
         groups = _groups(fields.get("groups")) or []
         prepaid = bool(fields.get("prepaid")) or PREPAID in groups
         groups = sorted(set(groups) | {PREPAID}) if prepaid else groups
-        self._check_rights(domain, before=set(), after=set(groups), prepaid_before=False, prepaid_after=prepaid)
-        holders = Holders.of(domain.reseller, domain.customer, owner)
-        account: rows.Row = {
-            "username": username,
-            "domain": domain.domain,
-            "owner": owner,
-            "customer": domain.customer,
-            "reseller": domain.reseller,
-            "prepaid": prepaid,
-            "password_sealed": self.sealer.seal(fields.get("password") or ""),
-        }
-        account.update(_account_fields_given(fields))
-        history = audit.entry(caller, "create", "sip_account", f"{username}@{domain.domain}", records.given(fields))
-        limited = records.limited(caller)
-        try:
-            # written on the driver (core/rows.py): nothing reads the new rows back in this request
-            if self.session.connection().dialect.name == "postgresql":
-                self._create_account_at_once(account, groups, history, holders, limited, exists_message)
-            else:
-                if not locked:
-                    self._check_placement(domain)
-                credits.charge(self.session, Credit.SIP_ACCOUNT, holders, limited=limited)
-                rows.insert(self.session, SipAccount, account, duplicate=(E.SIP_ACCOUNT_EXISTS, exists_message))
-                rows.insert_all(
-                    self.session,
-                    [*((SipGroupMember, {"account_id": account["id"], "name": g}) for g in groups), (AuditEntry, history)],
-                )
-        except NGNError as error:
-            # a taken username is the answer before an exhausted credit, as when it was read
-            if taken is None and error.error is E.CREDIT_EXHAUSTED and self._taken(domain.domain, username):
-                raise NGNError(E.SIP_ACCOUNT_EXISTS, exists_message) from None
-            raise
-        return NewAccount(groups=[NewGroup(name=g) for g in groups], **account)
-
-    def _known(self) -> dict[str, Any]:
-        """Domain rows read on this request's database connection, by name (a pool
-        connection's, so they last while the connection does)."""
-        info = self.session.connection().connection.info
-        known = info.get(KNOWN_DOMAINS)
-        if known is None:
-            known = info[KNOWN_DOMAINS] = {}
-        return known
-
-    def _known_domain(self, name: str | None, username: str) -> tuple[Any, bool | None]:
-        """The domain (as ``domain_row``) and whether ``username`` is taken in it (None: not
-        read): the row read before on this connection when the caller may see it, else read
-        now, with the username, in one statement. A row read before may be out of date;
-        ``add_account`` checks it where it writes."""
-        known = self._known()
-        found = known.get(normalise_domain(name))
-        if found is not None and records.can_see(self.caller, found):
-            return found, None
-        domain, taken = self._domain_row_and_taken(name, username)
-        if len(known) >= KNOWN_DOMAINS_MAX:
-            known.clear()
-        known[domain.domain] = domain
-        return domain, taken
-
-    def _check_placement(self, domain: Any) -> None:
-        """SQLite: the domain still has the customer and reseller read (this statement opens
-        the write transaction, in the writers' turn, so that holds until the commit)."""
-        now = raw_first(self.session.connection(), _PLACEMENT, (domain.domain,))
-        if now is None or tuple(now) != (domain.customer, domain.reseller):
-            raise _DomainChanged
-
-    def _taken(self, domain: str, username: str) -> bool:
-        return raw_first(self.session.connection(), _TAKEN, (domain, username)) is not None
-
-    def _create_account_at_once(
-        self, account: rows.Row, groups: list[str], history: rows.Row, holders: Holders, limited: bool, exists: str
-    ) -> None:
-        """PostgreSQL: the credit charge, the account, its groups and the audit row in one
-        statement, sent with the COMMIT, where the steps on SQLite take a statement each.
-        A credit that does not allow the account makes the statement fail (``ngn_refuse``,
-        migration 0006), so nothing of it stays; then the Fault names the holder. (The reads
-        before it ran outside the transaction, so sending it again is the whole retry.)"""
-        session = self.session
-        connection = session.connection()
-        charged, charge_parameters = credits.charging_parameters(Credit.SIP_ACCOUNT, holders, 1, limited)
-        account_sql, account_parameters = rows.insert_sql(session, SipAccount, account)
-        for name in groups:
-            lengths.check_row(SipGroupMember, {"account_id": 0, "name": name})
-        history_sql, history_parameters = rows.insert_sql(session, AuditEntry, history)
-        statement = _CREATE_ACCOUNT.get(charged)
-        if statement is None:
-            statement = _CREATE_ACCOUNT[charged] = Raw(
-                f"WITH placed AS ({_PLACED}), "
-                f"charged AS ({credits.charging_sql(charged, gate='EXISTS (SELECT 1 FROM placed)')}), "
-                f"account AS ({account_sql}), "
-                "members AS (INSERT INTO sip_account_groups (account_id, name) "
-                "SELECT account.id, name FROM account, unnest(CAST(? AS TEXT[])) AS name), "
-                f"history AS ({history_sql}) "
-                "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM placed) THEN ngn_refuse('moved') "
-                "WHEN c.n < ? THEN ngn_refuse('credit') END FROM (SELECT count(*) AS n FROM charged) AS c"
-            )
-        if session.new or session.dirty or session.deleted:
-            raise RuntimeError("unflushed changes would be left out of the transaction")
-        placement = [account["domain"], account["customer"], account["reseller"]]
-        parameters = [*placement, *charge_parameters, *account_parameters, groups, *history_parameters, charged]
-        for first_try in (True, False):
-            try:
-                raw_batch(connection, [statement], [parameters], finish=True)
-                return
-            except connection.dialect.loaded_dbapi.Error as exc:
-                if rows.is_unique_violation(exc):
-                    raise NGNError(E.SIP_ACCOUNT_EXISTS, exists) from None
-                if getattr(exc, "pgcode", None) != REFUSED:
-                    raise
-                rollback_failed(connection)
-                if exc.diag.message_primary == "moved":
-                    raise _DomainChanged from None
-            # refused, perhaps only because a holder's first record found no counter to
-            # charge: once more with every counter there (a second refusal is the answer)
-            if not first_try:
-                raise credits.refusal(session, Credit.SIP_ACCOUNT, holders)
-            credits.ensure_counters(session, Credit.SIP_ACCOUNT, holders)
-
-    def _domain_row_and_taken(self, name: str | None, username: str) -> tuple[Any, bool]:
-        """The domain's key columns, as ``domain_row``, and whether ``username`` is taken in
-        it, in one read."""
-        domain_name = normalise_domain(name)
-        role = self.caller.role
-        scope = () if role is Role.ADMIN else (self.caller.reseller_id if role is Role.RESELLER else self.caller.customer_id,)
-        found = raw_first(self.session.connection(), _DOMAIN_AND_TAKEN[role], (username, domain_name, *scope))
-        if found is None:
-            raise NGNError(E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
-        domain_id, domain, customer, reseller, taken = found
-        return _DomainRow(domain_id, domain, customer, reseller), bool(taken)
+        self._check_rights(domain.reseller, domain.domain, set(), set(groups), False, prepaid)
+        credits.charge(
+            self.session, Credit.SIP_ACCOUNT, Holders.of(domain.reseller, domain.customer, owner),
+            limited=records.limited(caller),
+        )  # fmt: skip
+        account = SipAccount(
+            username=username, domain=domain.domain, owner=owner, customer=domain.customer,
+            reseller=domain.reseller, prepaid=prepaid, password_sealed=self.sealer.seal(fields.get("password") or ""),
+            groups=[SipGroupMember(name=g) for g in groups], **dict(_account_fields_given(fields)),
+        )  # fmt: skip
+        self.session.add(account)
+        records.flush_unique(self.session, E.SIP_ACCOUNT_EXISTS, exists_message)
+        audit.record(self.session, caller, "create", "sip_account", account.address, records.given(fields))
+        return account
 
     def _next_numeric_username(self, domain: str) -> str:
         """The next free numeric username in the domain (the domain row is locked)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            numeric = SipAccount.username.regexp_match("^[0-9]{1,18}$")
-        else:
-            numeric = and_(
-                ~SipAccount.username.op("GLOB", is_comparison=True)("*[^0-9]*"), func.length(SipAccount.username).between(1, 18)
-            )
         highest = self.session.execute(
-            select(func.max(cast(SipAccount.username, BigInteger))).where(SipAccount.domain == domain, numeric)
+            select(func.max(cast(SipAccount.username, BigInteger))).where(
+                SipAccount.domain == domain, SipAccount.username.regexp_match("^[0-9]{1,18}$")
+            )
         ).scalar_one_or_none()
         return str(max(FIRST_AUTOINCREMENT, (highest or 0) + 1))
 
     def update_account(self, fields: Mapping[str, Any]) -> None:
         caller = self.caller
-        account = self.account(fields.get("id"))
-        domain = self.session.get(SipDomain, self._domain_id(account.domain))
+        account = self.account(fields.get("id"), lock=True)
         if fields.get("owner") is not None and fields["owner"] != account.owner:
             owner = records.owner_for(self.session, caller, fields["owner"], account.reseller)
             credits.move(
@@ -463,20 +257,18 @@ class Sip:
         if fields.get("groups") is not None and fields.get("prepaid") is None:
             prepaid = PREPAID in after
         after = after | {PREPAID} if prepaid else after - {PREPAID}
-        self._check_rights(domain, before, after, account.prepaid, prepaid)
+        self._check_rights(account.reseller, account.domain, before, after, account.prepaid, prepaid)
         self._set_groups(account, after)
         account.prepaid = prepaid
         if fields.get("password"):
             account.password_sealed = self.sealer.seal(fields["password"])
-        self._apply_account_fields(account, fields)
+        for name, value in _account_fields_given(fields):
+            setattr(account, name, value)
         account.change_date = utcnow()
         audit.record(self.session, caller, "update", "sip_account", account.address, records.given(fields))
 
-    def _domain_id(self, name: str) -> int:
-        return self.session.execute(select(SipDomain.id).where(SipDomain.domain == name)).scalar_one()
-
     def delete_account(self, sip_id: Mapping[str, Any] | None) -> None:
-        account = self.account(sip_id)
+        account = self.account(sip_id, lock=True)
         credits.release(
             self.session, Credit.SIP_ACCOUNT, Holders.of(account.reseller, account.customer, account.owner)
         )
@@ -486,53 +278,17 @@ class Sip:
     def password_of(self, account: SipAccount) -> str:
         return self.sealer.open(account.password_sealed)
 
-    ACCOUNT_ORDER = {
-        "changeDate": SipAccount.change_date,
-        "username": SipAccount.username,
-        "domain": SipAccount.domain,
-        "id": SipAccount.id,
-    }
-
-    def accounts(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[SipAccount]]:
-        where = [
-            *records.visible(self.caller, SipAccount),
-            *like_filters(
-                {
-                    "username": SipAccount.username,
-                    "domain": SipAccount.domain,
-                    "firstName": SipAccount.first_name,
-                    "lastName": SipAccount.last_name,
-                    "email": SipAccount.email,
-                },
-                filters,
-                lowercase=frozenset({"domain"}),
-            ),
-            *equal_filters(
-                {"owner": SipAccount.owner, "customer": SipAccount.customer, "reseller": SipAccount.reseller},
-                filters,
-            ),
-        ]
-        for group in _groups(filters.get("groups")) or []:
-            where.append(
-                exists().where(SipGroupMember.account_id == SipAccount.id, SipGroupMember.name == group)
-            )
+    def accounts(self, query: Query, groups: list[str] | None = None) -> tuple[int, list[SipAccount]]:
+        """A page of the accounts in the caller's scope that match ``query`` and are in every
+        one of ``groups``."""
+        scope = records.visible(self.caller, SipAccount)
+        for group in _groups(groups) or []:
+            scope.append(exists().where(SipGroupMember.account_id == SipAccount.id, SipGroupMember.name == group))
         total, rows = fetch_page(
-            self.session, select(SipAccount), where, self.ACCOUNT_ORDER, ("id", "ASC"), SipAccount.id, page, self.max_rows
-        )
-        accounts = [r[0] for r in rows]
-        self._load_groups(accounts)
-        return total, accounts
-
-    def _load_groups(self, accounts: list[SipAccount]) -> None:
-        if not accounts:
-            return
-        by_id: dict[int, list[SipGroupMember]] = {a.id: [] for a in accounts}
-        for member in self.session.execute(
-            select(SipGroupMember).where(SipGroupMember.account_id.in_(by_id)).order_by(SipGroupMember.name)
-        ).scalars():
-            by_id[member.account_id].append(member)
-        for a in accounts:
-            set_committed_value(a, "groups", by_id[a.id])
+            self.session, select(SipAccount).options(selectinload(SipAccount.groups)), scope, query,
+            (SipAccount.id, "ASC"), SipAccount.id, self.max_rows,
+        )  # fmt: skip
+        return total, [r[0] for r in rows]
 
     # -- groups ----------------------------------------------------------------------------
 
@@ -540,34 +296,33 @@ class Sip:
         return [g.name for g in self.account(sip_id).groups]
 
     def add_to_group(self, sip_id: Mapping[str, Any] | None, group: str | None) -> None:
-        account = self.account(sip_id)
         name = (_groups([group or ""]) or [None])[0]
         if name is None:
             raise NGNError(E.MISSING_PARAMETER, "A group name is required.")
+        account = self.account(sip_id, lock=True)
         before = {g.name for g in account.groups}
         if name in before:
             return
-        domain = self.session.get(SipDomain, self._domain_id(account.domain))
         prepaid = account.prepaid or name == PREPAID
-        self._check_rights(domain, before, before | {name}, account.prepaid, prepaid)
-        self._set_groups(account, before | {name})
-        account.prepaid = prepaid
-        account.change_date = utcnow()
-        audit.record(self.session, self.caller, "update", "sip_account", account.address, {"addToGroup": name})
+        self._change_groups(account, before, before | {name}, prepaid, {"addToGroup": name})
 
     def remove_from_group(self, sip_id: Mapping[str, Any] | None, group: str | None) -> None:
-        account = self.account(sip_id)
+        account = self.account(sip_id, lock=True)
         name = (group or "").strip()
         before = {g.name for g in account.groups}
         if name not in before:
             raise NGNError(E.SIP_NOT_IN_GROUP, f"SIP account {account.address} is not in group {name!r}.")
-        domain = self.session.get(SipDomain, self._domain_id(account.domain))
         prepaid = account.prepaid and name != PREPAID
-        self._check_rights(domain, before, before - {name}, account.prepaid, prepaid)
-        self._set_groups(account, before - {name})
+        self._change_groups(account, before, before - {name}, prepaid, {"removeFromGroup": name})
+
+    def _change_groups(
+        self, account: SipAccount, before: set[str], after: set[str], prepaid: bool, change: dict[str, str]
+    ) -> None:
+        self._check_rights(account.reseller, account.domain, before, after, account.prepaid, prepaid)
+        self._set_groups(account, after)
         account.prepaid = prepaid
         account.change_date = utcnow()
-        audit.record(self.session, self.caller, "update", "sip_account", account.address, {"removeFromGroup": name})
+        audit.record(self.session, self.caller, "update", "sip_account", account.address, change)
 
     def _set_groups(self, account: SipAccount, names: set[str]) -> None:
         current = {g.name: g for g in account.groups}
@@ -577,27 +332,28 @@ class Sip:
             account.groups.append(SipGroupMember(name=name))
 
     def _check_rights(
-        self, domain: SipDomain, before: set[str], after: set[str], prepaid_before: bool, prepaid_after: bool
+        self, reseller: int, domain: str, before: set[str], after: set[str], prepaid_before: bool, prepaid_after: bool
     ) -> None:
-        """PSTN access and prepaid switches need the reseller's rights (admin is free)."""
+        """PSTN access and prepaid switches in ``domain`` need its reseller's rights (admin
+        is free)."""
         pstn_changes = FREE_PSTN in before ^ after
         if self.caller.role is Role.ADMIN or not (pstn_changes or prepaid_before != prepaid_after):
             return
-        rights = self._reseller_rights(domain.reseller)
+        rights = self._reseller_rights(reseller)
         if FREE_PSTN in after - before and rights.get(Right.PSTN_ACCESS) != "1":
             raise NGNError(
                 E.SIP_RIGHT_MISSING,
-                f"Reseller {domain.reseller} has no pstn_access right, so accounts in {domain.domain} cannot get PSTN access.",
+                f"Reseller {reseller} has no pstn_access right, so accounts in {domain} cannot get PSTN access.",
             )
         if FREE_PSTN in before - after and "1" not in (rights.get(Right.PSTN_ACCESS), rights.get(Right.PSTN_CHANGES)):
             raise NGNError(
                 E.SIP_RIGHT_MISSING,
-                f"Reseller {domain.reseller} has no pstn_changes right, so PSTN access cannot be changed in {domain.domain}.",
+                f"Reseller {reseller} has no pstn_changes right, so PSTN access cannot be changed in {domain}.",
             )
         if prepaid_before != prepaid_after and rights.get(Right.PREPAID_CHANGES) != "1":
             raise NGNError(
                 E.SIP_RIGHT_MISSING,
-                f"Reseller {domain.reseller} has no prepaid_changes right, so accounts in {domain.domain} "
+                f"Reseller {reseller} has no prepaid_changes right, so accounts in {domain} "
                 "cannot switch between prepaid and postpaid.",
             )
 
@@ -610,36 +366,27 @@ class Sip:
         ).all()
         return {name: value for name, value in rows}
 
-    def _apply_account_fields(self, account: SipAccount, fields: Mapping[str, Any]) -> None:
-        for name, value in _account_fields_given(fields):
-            setattr(account, name, value)
-
     # -- aliases ---------------------------------------------------------------------------
 
-    def alias(self, sip_id: Mapping[str, Any] | None) -> SipAlias:
+    def alias(self, sip_id: Mapping[str, Any] | None, lock: bool = False) -> SipAlias:
         username, domain = _sip_id(sip_id, "SIP alias")
-        found = self.session.execute(
-            select(SipAlias).where(
-                SipAlias.username == username, SipAlias.domain == domain, *records.visible(self.caller, SipAlias)
-            )
-        ).scalar_one_or_none()
-        if found is None:
-            raise NGNError(E.SIP_ALIAS_NOT_FOUND, f"SIP alias {username}@{domain} does not exist.")
-        return found
+        return records.in_scope(
+            self.session, self.caller, SipAlias, SipAlias.username == username, SipAlias.domain == domain,
+            missing=(E.SIP_ALIAS_NOT_FOUND, f"SIP alias {username}@{domain} does not exist."), lock=lock,
+        )  # fmt: skip
 
     def add_alias(self, fields: Mapping[str, Any]) -> SipAlias:
         caller = self.caller
         username, domain_name = _sip_id(fields.get("id"), "SIP alias")
         _check_username(username)
-        # locked before the credit counters, as a domain move locks it: the alias follows
-        # the domain's placement at commit (see add_account)
-        domain = self.domain_row(domain_name, share=True)
+        domain = self.domain(domain_name, share=True)  # before the credit counters, as add_account
         records.require_active_reseller(caller)
         target_username, target_domain = _sip_id(fields.get("target"), "SIP alias target")
+        exists_message = f"SIP alias {username}@{domain.domain} already exists."
         if self.session.execute(
             select(SipAlias.id).where(SipAlias.domain == domain.domain, SipAlias.username == username)
         ).first():
-            raise NGNError(E.SIP_ALIAS_EXISTS, f"SIP alias {username}@{domain.domain} already exists.")
+            raise NGNError(E.SIP_ALIAS_EXISTS, exists_message)
         owner = records.owner_for(self.session, caller, fields.get("owner"), domain.reseller)
         credits.charge(
             self.session, Credit.SIP_ALIAS, Holders.of(domain.reseller, domain.customer, owner),
@@ -650,12 +397,12 @@ class Sip:
             owner=owner, customer=domain.customer, reseller=domain.reseller,
         )  # fmt: skip
         self.session.add(alias)
-        records.flush_unique(self.session, E.SIP_ALIAS_EXISTS, f"SIP alias {username}@{domain.domain} already exists.")
+        records.flush_unique(self.session, E.SIP_ALIAS_EXISTS, exists_message)
         audit.record(self.session, caller, "create", "sip_alias", f"{username}@{domain.domain}", records.given(fields))
         return alias
 
     def update_alias(self, fields: Mapping[str, Any]) -> None:
-        alias = self.alias(fields.get("id"))
+        alias = self.alias(fields.get("id"), lock=True)
         if fields.get("target"):
             alias.target_username, alias.target_domain = _sip_id(fields["target"], "SIP alias target")
         if fields.get("owner") is not None and fields["owner"] != alias.owner:
@@ -670,42 +417,21 @@ class Sip:
         audit.record(self.session, self.caller, "update", "sip_alias", f"{alias.username}@{alias.domain}", records.given(fields))
 
     def delete_alias(self, sip_id: Mapping[str, Any] | None) -> None:
-        alias = self.alias(sip_id)
+        alias = self.alias(sip_id, lock=True)
         credits.release(self.session, Credit.SIP_ALIAS, Holders.of(alias.reseller, alias.customer, alias.owner))
         self.session.delete(alias)
         audit.record(self.session, self.caller, "delete", "sip_alias", f"{alias.username}@{alias.domain}")
 
-    ALIAS_ORDER = {
-        "changeDate": SipAlias.change_date,
-        "aliasUsername": SipAlias.username,
-        "aliasDomain": SipAlias.domain,
-        "username": SipAlias.username,
-        "domain": SipAlias.domain,
-        "id": SipAlias.id,
-    }
-
-    def aliases(self, filters: Mapping[str, Any], page: Page) -> tuple[int, list[SipAlias]]:
-        where = [
-            *records.visible(self.caller, SipAlias),
-            *like_filters(
-                {
-                    "aliasUsername": SipAlias.username,
-                    "aliasDomain": SipAlias.domain,
-                    "targetUsername": SipAlias.target_username,
-                    "targetDomain": SipAlias.target_domain,
-                },
-                filters,
-                lowercase=frozenset({"aliasDomain"}),
-            ),
-            *equal_filters(
-                {"owner": SipAlias.owner, "customer": SipAlias.customer, "reseller": SipAlias.reseller}, filters
-            ),
-        ]
+    def aliases(self, query: Query) -> tuple[int, list[SipAlias]]:
         total, rows = fetch_page(
-            self.session, select(SipAlias), where, self.ALIAS_ORDER, ("id", "ASC"), SipAlias.id, page, self.max_rows
-        )
+            self.session, select(SipAlias), records.visible(self.caller, SipAlias), query,
+            (SipAlias.id, "ASC"), SipAlias.id, self.max_rows,
+        )  # fmt: skip
         return total, [r[0] for r in rows]
+
 
 ownership.count_records(SipDomain, "SIP domain", "SIP domains")
 ownership.count_records(SipAccount, "SIP account", "SIP accounts")
 ownership.count_records(SipAlias, "SIP alias", "SIP aliases")
+credits.counts(Credit.SIP_ACCOUNT, SipAccount)
+credits.counts(Credit.SIP_ALIAS, SipAlias)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import DateTime, Integer, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names, so migrations can name what they alter on every backend.
 NAMING_CONVENTION = {
@@ -24,7 +23,27 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     """Now, in UTC, to the second, without tzinfo (stored as a plain timestamp, shown as
-    UTC). Built from time.gmtime: half the cost of now(UTC).replace(...), and every record
-    written takes two or three."""
-    year, month, day, hour, minute, second = time.gmtime()[:6]
-    return datetime(year, month, day, hour, minute, second if second < 60 else 59)  # (no leap second)
+    UTC)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+class Placed:
+    """A record placed with a customer and that customer's reseller (0: nobody, the
+    operator's own), which decide who sees it and whose credits it counts against."""
+
+    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class Owned(Placed):
+    """A record inside a parent record (a SIP domain, an ENUM range, a DNS zone), which may
+    also belong to one of the reseller's customers, its ``owner`` (0: none)."""
+
+    owner: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class Dated:
+    """When the record was created and last changed (UTC)."""
+
+    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -17,10 +14,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ngnserver.models.base import Base, utcnow
+from ngnserver.models.base import Base, Dated
 
 
-class Customer(Base):
+class Customer(Dated, Base):
     """A customer of the operator: a company or person that holds records and may log in.
 
     A customer whose ``id`` equals its ``reseller`` is a reseller: it groups other customers
@@ -60,8 +57,6 @@ class Customer(Base):
     bank_account: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     billing_address: Mapped[str] = mapped_column(String(512), nullable=False, default="")
     billing_email: Mapped[str] = mapped_column(String(255), nullable=False, default="")
-    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     properties: Mapped[list[CustomerProperty]] = relationship(
         back_populates="customer",

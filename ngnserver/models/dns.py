@@ -3,15 +3,13 @@ redirects) that the operator's mail and web front-ends act on."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ngnserver.models.base import Base, utcnow
+from ngnserver.models.base import Base, Dated, Owned, Placed
 
 
-class DnsZone(Base):
+class DnsZone(Placed, Dated, Base):
     """A DNS zone served for a customer, with its SOA values. ``serial`` is bumped on every
     change in the zone."""
 
@@ -27,10 +25,6 @@ class DnsZone(Base):
     email: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     info: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     nameservers: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
-    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
         Index("ix_dns_zones_reseller", "reseller"),
@@ -40,7 +34,7 @@ class DnsZone(Base):
     )
 
 
-class DnsRecord(Base):
+class DnsRecord(Owned, Dated, Base):
     """A record in a zone. ``fancy`` records (types MBOXFW and URL) are not published in DNS
     as such: they drive e-mail forwarding and HTTP redirects."""
 
@@ -55,11 +49,6 @@ class DnsRecord(Base):
     priority: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     ttl: Mapped[int] = mapped_column(Integer, nullable=False, default=3600)
     fancy: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    owner: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
         Index("ix_dns_records_zone_id_name", "zone_id", "name"),

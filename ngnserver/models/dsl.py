@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ngnserver.models.base import Base, utcnow
+from ngnserver.models.base import Base, Dated, Owned, Placed, utcnow
 
 
 class DslPackage(Base):
@@ -36,15 +36,13 @@ class DslPackage(Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
 
 
-class DslQualification(Base):
+class DslQualification(Placed, Base):
     """The answer to "can this address (or phone line) get DSL?": ``Q`` (qualifies) or ``D``
     (does not), with the vendor's products offered there and their terms."""
 
     __tablename__ = "dsl_qualifications"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     address: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     phone_number: Mapped[str] = mapped_column(String(32), nullable=False, default="")
     location_type: Mapped[str] = mapped_column(String(1), nullable=False, default="R")
@@ -60,7 +58,7 @@ class DslQualification(Base):
     )
 
 
-class DslService(Base):
+class DslService(Owned, Dated, Base):
     """A DSL line ordered for a customer. ``state`` is what callers read: ``pending`` while
     the vendor has not confirmed, ``active``, ``suspended``, ``cancelled``, ``disconnecting``
     (a future disconnect is ordered) or ``failed`` with ``failure`` saying why; the vendor's
@@ -69,9 +67,6 @@ class DslService(Base):
     __tablename__ = "dsl_services"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    owner: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     package_id: Mapped[int] = mapped_column(ForeignKey("dsl_packages.id", ondelete="RESTRICT"), nullable=False)
     qualification_id: Mapped[int | None] = mapped_column(
         ForeignKey("dsl_qualifications.id", ondelete="SET NULL"), nullable=True
@@ -99,8 +94,6 @@ class DslService(Base):
     monitored: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     pushed: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_pull: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
         Index("ix_dsl_services_reseller", "reseller"),

@@ -3,15 +3,13 @@ NAPTR mappings."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ngnserver.models.base import Base, utcnow
+from ngnserver.models.base import Base, Dated, Owned, Placed
 
 
-class EnumRange(Base):
+class EnumRange(Placed, Dated, Base):
     """A prefix of E.164 numbers in an ENUM tld (``e164.arpa`` or a private tree), held by a
     customer. Numbers are attached to the range with their longest matching prefix."""
 
@@ -27,10 +25,6 @@ class EnumRange(Base):
     nameservers: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     serial: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     info: Mapped[str] = mapped_column(String(255), nullable=False, default="")
-    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("tld", "prefix", name="uq_enum_ranges_tld_prefix"),
@@ -41,7 +35,7 @@ class EnumRange(Base):
     )
 
 
-class EnumNumber(Base):
+class EnumNumber(Owned, Dated, Base):
     """An E.164 number published in ENUM, with the mappings (NAPTR records) it resolves to."""
 
     __tablename__ = "enum_numbers"
@@ -50,12 +44,7 @@ class EnumNumber(Base):
     number: Mapped[str] = mapped_column(String(32), nullable=False)
     tld: Mapped[str] = mapped_column(String(255), nullable=False)
     range_id: Mapped[int] = mapped_column(ForeignKey("enum_ranges.id", ondelete="RESTRICT"), nullable=False)
-    owner: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     info: Mapped[str] = mapped_column(String(255), nullable=False, default="")
-    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     mappings: Mapped[list[EnumMapping]] = relationship(
         cascade="all, delete-orphan", order_by="EnumMapping.id", lazy="select"

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -18,10 +15,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ngnserver.models.base import Base, utcnow
+from ngnserver.models.base import Base, Dated, Owned, Placed
 
 
-class SipDomain(Base):
+class SipDomain(Placed, Dated, Base):
     """A SIP domain served for a customer (or for the operator itself when customer is 0).
     Its accounts and aliases inherit its customer and reseller."""
 
@@ -29,16 +26,12 @@ class SipDomain(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     domain: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
-    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     certificate: Mapped[str] = mapped_column(Text, nullable=False, default="")
     private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, default=b"")
     match_ip_address: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     match_sip_domain: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     verify_cert: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     require_cert: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
         Index("ix_sip_domains_reseller", "reseller"),
@@ -48,7 +41,7 @@ class SipDomain(Base):
     )
 
 
-class SipAccount(Base):
+class SipAccount(Owned, Dated, Base):
     """A SIP account (an address of record ``username@domain``) that phones register with."""
 
     __tablename__ = "sip_accounts"
@@ -65,9 +58,6 @@ class SipAccount(Base):
     email: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     rpid: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="")
-    owner: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     prepaid: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     quota: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     call_limit: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -77,8 +67,6 @@ class SipAccount(Base):
     region: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     acl: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     properties: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
-    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     groups: Mapped[list[SipGroupMember]] = relationship(
         cascade="all, delete-orphan", order_by="SipGroupMember.name", lazy="select"
@@ -109,7 +97,7 @@ class SipGroupMember(Base):
     __table_args__ = (Index("ix_sip_account_groups_name", "name", "account_id"),)
 
 
-class SipAlias(Base):
+class SipAlias(Owned, Dated, Base):
     """Another address (``username@domain``) that reaches a target SIP address."""
 
     __tablename__ = "sip_aliases"
@@ -121,11 +109,6 @@ class SipAlias(Base):
     )
     target_username: Mapped[str] = mapped_column(String(64), nullable=False)
     target_domain: Mapped[str] = mapped_column(String(255), nullable=False)
-    owner: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    customer: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    reseller: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    create_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    change_date: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("domain", "username", name="uq_sip_aliases_domain_username"),

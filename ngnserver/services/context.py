@@ -21,3 +21,4 @@ class RequestContext:
     session: Session
     settings: Settings
     sealer: PasswordSealer
+    backend: str = "sqlite"  # the database's kind, for the status report

@@ -6,17 +6,14 @@ wire structs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from spyne import Array, Boolean, Double, Integer32, ServiceBase, Unicode, rpc
 
 from ngnserver.core.customers import Customers, properties_from
-from ngnserver.core.queries import Page
 from ngnserver.models import Customer
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import NGNType, OrderBy, Range, wire_date
-from ngnserver.soap.codec import Values, Written, values_writer
+from ngnserver.services.types import Listing, NGNType, OrderBy, Range, wire_date
 
 NAMESPACE = "urn:AGProjects:NGNPro:Customer"
 
@@ -107,11 +104,8 @@ def account_fields(account: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-_STRING_PAIRS = tuple(_STRINGS.items())
-
-
 def account_to_wire(customer: Customer, password: str) -> dict[str, Any]:
-    wire = {name: getattr(customer, attr) for name, attr in _STRING_PAIRS}
+    wire = {name: getattr(customer, attr) for name, attr in _STRINGS.items()}
     wire.update(
         id=customer.id,
         reseller=customer.reseller,
@@ -124,9 +118,6 @@ def account_to_wire(customer: Customer, password: str) -> dict[str, Any]:
         properties=[property_to_wire(p) for p in customer.properties],
     )
     return wire
-
-
-_PROPERTY_MEMBERS = ("name", "value", "category", "permission")
 
 
 def property_to_wire(prop: Any) -> dict[str, str]:
@@ -144,41 +135,21 @@ def _customers(ctx: RequestContext) -> Customers:
     )
 
 
-# A listing reads the customer columns in the order of CustomerAccount's members and writes
-# each row straight to XML (codec.values_writer): no dict per customer.
-_COLUMN_OF = {
-    "id": "id", "reseller": "reseller", "impersonate": "impersonate",
-    "resellerActive": "reseller_active", "balance": "balance", "credit": "credit",
-    "password": "password_sealed", **_STRINGS, "changeDate": "change_date",
-}  # fmt: skip
-_LISTED = tuple(name for name in CustomerAccount._type_info if name != "properties")
-_LISTED_COLUMNS = tuple(_COLUMN_OF[name] for name in _LISTED)
-_ID, _PASSWORD, _CHANGE_DATE = (_LISTED.index(name) for name in ("id", "password", "changeDate"))
-assert list(CustomerAccount._type_info)[len(_LISTED)] == "properties"  # the last member
-_write_accounts = values_writer(CustomerAccountArray, "accounts")
+CUSTOMERS = Listing(
+    like={name: getattr(Customer, attr) for name, attr in _STRINGS.items() if name in CustomerFilter._type_info},
+    equal={"customer": Customer.id, "reseller": Customer.reseller},
+    order={"changeDate": Customer.change_date, "username": Customer.username, "firstName": Customer.first_name,
+           "lastName": Customer.last_name, "organization": Customer.organization, "customer": Customer.id,
+           "id": Customer.id},
+    default=("customer", "ASC"),
+)  # fmt: skip
 
 
 def _query(ctx: RequestContext, query: dict[str, Any] | None, resellers_only: bool) -> dict[str, Any]:
-    query = query or {}
     customers = _customers(ctx)
-    page = customers.list_rows(
-        query.get("filter") or {},
-        Page.from_wire(query.get("orderBy"), query.get("range")),
-        resellers_only,
-        _LISTED_COLUMNS,
-    )
-    open_password, properties = customers.sealer.open, page.properties
-    accounts = [_wire_values(row, properties.get(row[_ID], ()), open_password) for row in page.rows]
-    return {"total": page.total, "accounts": Written(_write_accounts(accounts))}
-
-
-def _wire_values(row: Sequence[Any], properties: Any, open_password: Callable[[bytes], str]) -> list[Any]:
-    """A customer row of _LISTED_COLUMNS as CustomerAccount's member values, in order."""
-    values = list(row)
-    values[_PASSWORD] = open_password(row[_PASSWORD])
-    values[_CHANGE_DATE] = wire_date(row[_CHANGE_DATE])
-    values.append(properties)
-    return values
+    only_resellers = resellers_only or str(((query or {}).get("filter") or {}).get("only_resellers") or "") == "1"
+    total, found = customers.customers(CUSTOMERS.query(query), only_resellers)
+    return {"total": total, "accounts": [account_to_wire(c, customers.password_of(c)) for c in found]}
 
 
 class CustomerService(ServiceBase):
@@ -199,10 +170,10 @@ class CustomerService(ServiceBase):
         account = account or {}
         customers = _customers(ctx)
         if account.get("id"):
-            customer = customers.get(account["id"])
+            customer = customers.get(account["id"], lock=True)
         elif account.get("username"):
             # CDRTool's import calls updateCustomer without an id: find it by username.
-            customer = customers.find_by_username(account["username"])
+            customer = customers.find_by_username(account["username"], lock=True)
         else:
             customer = customers.get(None)
         customers.update(customer, account_fields(account), properties_from(account.get("properties")))
@@ -210,13 +181,13 @@ class CustomerService(ServiceBase):
     @rpc(Integer32, _port_type="CustomerPort")
     def deleteAccount(ctx: RequestContext, id: int | None) -> None:
         customers = _customers(ctx)
-        customers.delete(customers.get(id, with_properties=False))
+        customers.delete(customers.get(id, with_properties=False, lock=True))
 
     @rpc(Integer32, _returns=CustomerAccount, _port_type="CustomerPort")
-    def getAccount(ctx: RequestContext, id: int | None) -> Values:
+    def getAccount(ctx: RequestContext, id: int | None) -> dict[str, Any]:
         customers = _customers(ctx)
-        row, properties = customers.account_values(id, _LISTED_COLUMNS)
-        return Values(_wire_values(row, properties, customers.sealer.open))
+        customer = customers.get(id)
+        return account_to_wire(customer, customers.password_of(customer))
 
     @rpc(CustomerQuery, _returns=CustomerQueryResult, _port_type="CustomerPort")
     def getCustomers(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
@@ -229,9 +200,8 @@ class CustomerService(ServiceBase):
     @rpc(Integer32, CustomerPropertyArray, _port_type="CustomerPort")
     def setProperties(ctx: RequestContext, customer: int | None, properties: list[dict[str, Any]] | None) -> None:
         customers = _customers(ctx)
-        customers.set_properties(customers.get(customer), properties_from(properties))
+        customers.set_properties(customers.get(customer, lock=True), properties_from(properties))
 
     @rpc(Integer32, _returns=CustomerPropertyArray, _port_type="CustomerPort")
     def getProperties(ctx: RequestContext, customer: int | None) -> list[dict[str, str]]:
-        _, properties = _customers(ctx).account_values(customer, ("id",))
-        return [dict(zip(_PROPERTY_MEMBERS, p, strict=True)) for p in properties]
+        return [property_to_wire(p) for p in _customers(ctx).get(customer).properties]

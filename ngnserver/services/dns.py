@@ -11,10 +11,9 @@ from typing import Any
 from spyne import Array, Integer32, ServiceBase, Unicode, rpc
 
 from ngnserver.core.dns import RECORD_FIELDS, ZONE_FIELDS, Dns
-from ngnserver.core.queries import Page
 from ngnserver.models import dns as rows
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import NGNType, OrderBy, Range, StringArray, wire_date
+from ngnserver.services.types import Listing, NGNType, OrderBy, Range, StringArray, wire_date
 
 NAMESPACE = "urn:AGProjects:NGNPro:Dns"
 PORT = "DnsPort"
@@ -169,13 +168,27 @@ def _dns(ctx: RequestContext) -> Dns:
     return Dns(ctx.session, ctx.caller, ctx.settings.query_max_rows)
 
 
-def _page(query: dict[str, Any] | None) -> tuple[dict[str, Any], Page]:
-    query = query or {}
-    return query.get("filter") or {}, Page.from_wire(query.get("orderBy"), query.get("range"))
+ZONES = Listing(
+    like={"name": rows.DnsZone.name, "info": rows.DnsZone.info},
+    equal={"customer": rows.DnsZone.customer, "reseller": rows.DnsZone.reseller},
+    order={"changeDate": rows.DnsZone.change_date, "name": rows.DnsZone.name, "id": rows.DnsZone.id},
+    default=("name", "ASC"),
+    lowercase=frozenset({"name"}),
+)
+RECORDS = Listing(
+    like={"zone": rows.DnsRecord.zone, "name": rows.DnsRecord.name, "type": rows.DnsRecord.type,
+          "value": rows.DnsRecord.value},
+    equal={"id": rows.DnsRecord.id, "owner": rows.DnsRecord.owner, "customer": rows.DnsRecord.customer,
+           "reseller": rows.DnsRecord.reseller},
+    order={"changeDate": rows.DnsRecord.change_date, "name": rows.DnsRecord.name, "type": rows.DnsRecord.type,
+           "zone": rows.DnsRecord.zone, "id": rows.DnsRecord.id},
+    default=("id", "ASC"),
+    lowercase=frozenset({"zone"}),
+)  # fmt: skip
 
 
 def _records(ctx: RequestContext, query: dict[str, Any] | None, fancy: bool) -> dict[str, Any]:
-    total, found = _dns(ctx).matching_records(*_page(query), fancy=fancy)
+    total, found = _dns(ctx).matching_records(RECORDS.query(query), fancy=fancy)
     return {"total": total, "records": [record_to_wire(r) for r in found]}
 
 
@@ -205,7 +218,7 @@ class DnsService(ServiceBase):
 
     @rpc(DnsZoneQuery, _returns=DnsZoneQueryResult, _port_type=PORT)
     def getZones(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
-        total, zones = _dns(ctx).zones(*_page(query))
+        total, zones = _dns(ctx).zones(ZONES.query(query))
         return {"total": total, "zones": [zone_to_wire(z) for z in zones]}
 
     # -- records -----------------------------------------------------------------------------

@@ -12,15 +12,16 @@ from typing import Any
 from spyne import Array, Boolean, Integer32, ServiceBase, Unicode, rpc
 
 from ngnserver.core.dsl import Dsl
-from ngnserver.core.queries import Page
 from ngnserver.models import dsl as rows
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import NGNType, OrderBy, Range, StringArray, wire_date
+from ngnserver.services.types import Listing, NGNType, OrderBy, Range, StringArray, wire_date
 
 NAMESPACE = "urn:AGProjects:NGNPro:Dsl"
 PORT = "DslPort"
 
-_ADDRESS = ("addressLine1", "unitType", "unitValue", "city", "state", "zipCode", "country")
+# wire member -> model attribute (the keys of a qualification's stored address)
+_ADDRESS = {"addressLine1": "address_line1", "unitType": "unit_type", "unitValue": "unit_value", "city": "city",
+            "state": "state", "zipCode": "zip_code", "country": "country"}  # fmt: skip
 
 
 class DslAddress(NGNType):
@@ -121,6 +122,32 @@ class DslServiceQueryResult(NGNType):
     _type_info = [("total", Integer32), ("services", Array(DslService, type_name="DslServiceArray"))]
 
 
+# wire member -> model attribute of the members a client sends (addService, updateService)
+_SERVICE_IN = {**{name: attr for name, attr in _SERVICE_STRINGS.items() if name not in ("state", "failure")},
+               "id": "id", "customer": "customer", "owner": "owner", "package": "package_id",
+               "qualification": "qualification_id", "ispChange": "isp_change", "password": "password",
+               "desiredDueDate": "desired_due_date", "expireDate": "expire_date"}  # fmt: skip
+
+SERVICES = Listing(
+    like={"phoneNumber": rows.DslService.phone_number, "lastName": rows.DslService.last_name,
+          "state": rows.DslService.state, "vendorOrderId": rows.DslService.vendor_order_id},
+    equal={"owner": rows.DslService.owner, "customer": rows.DslService.customer,
+           "reseller": rows.DslService.reseller, "package": rows.DslService.package_id},
+    order={"id": rows.DslService.id, "changeDate": rows.DslService.change_date, "state": rows.DslService.state,
+           "phoneNumber": rows.DslService.phone_number, "lastName": rows.DslService.last_name},
+    default=("id", "ASC"),
+)  # fmt: skip
+
+
+def service_fields(service: dict[str, Any]) -> dict[str, Any]:
+    """Model attribute -> value for every member of a DslService the client sent."""
+    return {attr: service[name] for name, attr in _SERVICE_IN.items() if service.get(name) is not None}
+
+
+def address_fields(address: dict[str, Any] | None) -> dict[str, Any]:
+    return {attr: (address or {}).get(name) for name, attr in _ADDRESS.items()}
+
+
 def package_to_wire(package: rows.DslPackage) -> dict[str, Any]:
     return {"id": package.id, "name": package.name, "vendorPackageId": package.vendor_package_id}
 
@@ -136,7 +163,8 @@ def _dsl(ctx: RequestContext) -> Dsl:
 def qualification_to_wire(dsl: Dsl, q: rows.DslQualification) -> dict[str, Any]:
     packages, unconfigured = dsl.offered_packages(q)
     return {
-        "id": q.id, "status": q.status, "vendorQualId": q.vendor_qual_id, "address": q.address,
+        "id": q.id, "status": q.status, "vendorQualId": q.vendor_qual_id,
+        "address": {name: q.address.get(attr) for name, attr in _ADDRESS.items()},
         "phoneNumber": q.phone_number, "locationType": q.location_type, "customer": q.customer,
         "reseller": q.reseller, "packages": [package_to_wire(p) for p in packages],
         "unconfiguredProducts": unconfigured, "createDate": wire_date(q.create_date),
@@ -167,7 +195,7 @@ class DslServicePort(ServiceBase):
     def qualify(ctx: RequestContext, address: dict[str, Any] | None, phoneNumber: str | None,
                 locationType: str | None, customer: int | None) -> dict[str, Any]:
         dsl = _dsl(ctx)
-        return qualification_to_wire(dsl, dsl.qualify(address, phoneNumber, locationType, customer))
+        return qualification_to_wire(dsl, dsl.qualify(address_fields(address), phoneNumber, locationType, customer))
 
     @rpc(Integer32, _returns=DslQualification, _port_type=PORT)
     def getQualification(ctx: RequestContext, id: int | None) -> dict[str, Any]:
@@ -190,7 +218,7 @@ class DslServicePort(ServiceBase):
     @rpc(DslService, _returns=DslService, _port_type=PORT)
     def addService(ctx: RequestContext, service: dict[str, Any] | None) -> dict[str, Any]:
         dsl = _dsl(ctx)
-        return service_to_wire(dsl, dsl.add_service(service or {}))
+        return service_to_wire(dsl, dsl.add_service(service_fields(service or {})))
 
     @rpc(Integer32, _returns=DslService, _port_type=PORT)
     def getService(ctx: RequestContext, id: int | None) -> dict[str, Any]:
@@ -200,13 +228,12 @@ class DslServicePort(ServiceBase):
     @rpc(DslServiceQuery, _returns=DslServiceQueryResult, _port_type=PORT)
     def getServices(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
         dsl = _dsl(ctx)
-        query = query or {}
-        total, services = dsl.services(query.get("filter") or {}, Page.from_wire(query.get("orderBy"), query.get("range")))
+        total, services = dsl.services(SERVICES.query(query))
         return {"total": total, "services": [service_to_wire(dsl, s) for s in services]}
 
     @rpc(DslService, _port_type=PORT)
     def updateService(ctx: RequestContext, service: dict[str, Any] | None) -> None:
-        _dsl(ctx).update_service(service or {})
+        _dsl(ctx).update_service(service_fields(service or {}))
 
     @rpc(Integer32, Unicode, _returns=Unicode, _port_type=PORT)
     def deleteService(ctx: RequestContext, id: int | None, expireDate: str | None) -> str:

@@ -10,10 +10,9 @@ from typing import Any
 from spyne import Array, Integer32, ServiceBase, Unicode, rpc
 
 from ngnserver.core.enum import Enum
-from ngnserver.core.queries import Page
 from ngnserver.models import enum as rows
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import NGNType, OrderBy, Range, StringArray, wire_date
+from ngnserver.services.types import Listing, NGNType, OrderBy, Range, StringArray, wire_date
 
 NAMESPACE = "urn:AGProjects:NGNPro:Enum"
 PORT = "EnumPort"
@@ -178,9 +177,24 @@ def _enum(ctx: RequestContext) -> Enum:
     return Enum(ctx.session, ctx.caller, ctx.settings.query_max_rows)
 
 
-def _page(query: dict[str, Any] | None) -> tuple[dict[str, Any], Page]:
-    query = query or {}
-    return query.get("filter") or {}, Page.from_wire(query.get("orderBy"), query.get("range"))
+RANGES = Listing(
+    like={"prefix": rows.EnumRange.prefix, "tld": rows.EnumRange.tld, "info": rows.EnumRange.info},
+    equal={"customer": rows.EnumRange.customer, "reseller": rows.EnumRange.reseller},
+    order={"changeDate": rows.EnumRange.change_date, "prefix": rows.EnumRange.prefix, "tld": rows.EnumRange.tld},
+    default=("prefix", "ASC"),
+    lowercase=frozenset({"tld"}),
+)
+NUMBERS = Listing(
+    like={"number": rows.EnumNumber.number, "tld": rows.EnumNumber.tld},
+    equal={"owner": rows.EnumNumber.owner, "customer": rows.EnumNumber.customer,
+           "reseller": rows.EnumNumber.reseller},
+    order={"changeDate": rows.EnumNumber.change_date, "number": rows.EnumNumber.number,
+           "tld": rows.EnumNumber.tld},
+    default=("number", "ASC"),
+    lowercase=frozenset({"tld"}),
+)  # fmt: skip
+# filter members that must hold for one and the same mapping of a number
+MAPPING_FILTERS = {"type": rows.EnumMapping.type, "mapto": rows.EnumMapping.mapto}
 
 
 class EnumService(ServiceBase):
@@ -203,7 +217,7 @@ class EnumService(ServiceBase):
 
     @rpc(EnumRangeQuery, _returns=EnumRangeQueryResult, _port_type=PORT)
     def getRanges(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
-        total, ranges = _enum(ctx).ranges(*_page(query))
+        total, ranges = _enum(ctx).ranges(RANGES.query(query))
         return {"total": total, "ranges": [range_to_wire(r, used) for r, used in ranges]}
 
     @rpc(EnumNumber, _port_type=PORT)
@@ -224,5 +238,7 @@ class EnumService(ServiceBase):
 
     @rpc(EnumNumberQuery, _returns=EnumNumberQueryResult, _port_type=PORT)
     def getNumbers(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
-        total, numbers = _enum(ctx).numbers(*_page(query))
+        filters = (query or {}).get("filter") or {}
+        mapping = {column: str(filters[name]) for name, column in MAPPING_FILTERS.items() if filters.get(name)}
+        total, numbers = _enum(ctx).numbers(NUMBERS.query(query), mapping)
         return {"total": total, "numbers": [number_to_wire(n) for n in numbers]}

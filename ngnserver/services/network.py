@@ -42,7 +42,7 @@ class NetworkService(ServiceBase):
 
     @rpc(_returns=Unicode, _port_type=PORT)
     def getStatus(ctx: RequestContext) -> str:
-        status = network.status(ctx.session)
+        status = network.status(ctx.session, ctx.backend)
         return json.dumps({
             NODE: {
                 "ip": NODE_IP, "version": status.version, "roles": [ROLE], "uptime": status.uptime,

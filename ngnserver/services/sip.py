@@ -9,11 +9,10 @@ from typing import Any
 
 from spyne import Array, Boolean, Integer32, ServiceBase, Unicode, rpc
 
-from ngnserver.core.queries import Page
 from ngnserver.core.sip import Sip
 from ngnserver.models import sip as rows
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import NGNType, OrderBy, Range, StringArray, wire_date
+from ngnserver.services.types import Listing, NGNType, OrderBy, Range, StringArray, wire_date
 
 NAMESPACE = "urn:AGProjects:NGNPro:Sip"
 PORT = "SipPort"
@@ -238,9 +237,34 @@ def _sip(ctx: RequestContext) -> Sip:
     return Sip(ctx.session, ctx.caller, ctx.sealer, ctx.settings.query_max_rows)
 
 
-def _page(query: dict[str, Any] | None) -> tuple[dict[str, Any], Page]:
-    query = query or {}
-    return query.get("filter") or {}, Page.from_wire(query.get("orderBy"), query.get("range"))
+DOMAINS = Listing(
+    like={"domain": rows.SipDomain.domain},
+    equal={"customer": rows.SipDomain.customer, "reseller": rows.SipDomain.reseller},
+    order={"changeDate": rows.SipDomain.change_date, "domain": rows.SipDomain.domain, "id": rows.SipDomain.id},
+    default=("domain", "ASC"),
+    lowercase=frozenset({"domain"}),
+)
+ACCOUNTS = Listing(
+    like={"username": rows.SipAccount.username, "domain": rows.SipAccount.domain,
+          "firstName": rows.SipAccount.first_name, "lastName": rows.SipAccount.last_name,
+          "email": rows.SipAccount.email},
+    equal={"owner": rows.SipAccount.owner, "customer": rows.SipAccount.customer,
+           "reseller": rows.SipAccount.reseller},
+    order={"changeDate": rows.SipAccount.change_date, "username": rows.SipAccount.username,
+           "domain": rows.SipAccount.domain, "id": rows.SipAccount.id},
+    default=("id", "ASC"),
+    lowercase=frozenset({"domain"}),
+)  # fmt: skip
+ALIASES = Listing(
+    like={"aliasUsername": rows.SipAlias.username, "aliasDomain": rows.SipAlias.domain,
+          "targetUsername": rows.SipAlias.target_username, "targetDomain": rows.SipAlias.target_domain},
+    equal={"owner": rows.SipAlias.owner, "customer": rows.SipAlias.customer, "reseller": rows.SipAlias.reseller},
+    order={"changeDate": rows.SipAlias.change_date, "aliasUsername": rows.SipAlias.username,
+           "aliasDomain": rows.SipAlias.domain, "username": rows.SipAlias.username,
+           "domain": rows.SipAlias.domain, "id": rows.SipAlias.id},
+    default=("id", "ASC"),
+    lowercase=frozenset({"aliasDomain"}),
+)  # fmt: skip
 
 
 class SipService(ServiceBase):
@@ -264,7 +288,7 @@ class SipService(ServiceBase):
     @rpc(SipDomainQuery, _returns=SipDomainQueryResult, _port_type=PORT)
     def getDomains(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
         sip = _sip(ctx)
-        total, domains = sip.domains(*_page(query))
+        total, domains = sip.domains(DOMAINS.query(query))
         return {"total": total, "domains": [domain_to_wire(d, sip.private_key_of(d)) for d in domains]}
 
     @rpc(SipAccount, _returns=SipAccount, _port_type=PORT)
@@ -291,7 +315,8 @@ class SipService(ServiceBase):
     @rpc(SipQuery, _returns=SipQueryResult, _port_type=PORT)
     def getAccounts(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
         sip = _sip(ctx)
-        total, accounts = sip.accounts(*_page(query))
+        groups = ((query or {}).get("filter") or {}).get("groups")
+        total, accounts = sip.accounts(ACCOUNTS.query(query), groups)
         return {"total": total, "accounts": [account_to_wire(a, sip.password_of(a)) for a in accounts]}
 
     @rpc(SipAlias, _port_type=PORT)
@@ -312,7 +337,7 @@ class SipService(ServiceBase):
 
     @rpc(AliasQuery, _returns=AliasQueryResult, _port_type=PORT)
     def getAliases(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
-        total, aliases = _sip(ctx).aliases(*_page(query))
+        total, aliases = _sip(ctx).aliases(ALIASES.query(query))
         return {"total": total, "aliases": [alias_to_wire(a) for a in aliases]}
 
     @rpc(SipId, Unicode, _port_type=PORT)

@@ -212,18 +212,6 @@ _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NEEDS_ESCAPING = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-# ASCII bytes that never need escaping (everything but & < > \r and controls other than \t \n)
-_PLAIN_ASCII = bytes(b for b in range(128) if not _NEEDS_ESCAPING.match(chr(b)))
-
-
-def needs_escaping(text: str) -> bool:
-    """Whether ``escape`` would change ``text``. ASCII text (most of what a database holds) is
-    checked by deleting the bytes that are fine, several times faster than the regex scan."""
-    if text.isascii():
-        return bool(text.encode("ascii").translate(None, _PLAIN_ASCII))
-    return _NEEDS_ESCAPING.search(text) is not None
-
-
 def escape(text: str) -> str:
     """Text content, escaped; characters XML 1.0 cannot carry are dropped. Most values need
     nothing, and one regex scan tells."""
@@ -306,163 +294,35 @@ def writer(spyne_type: type) -> Writer:
 
 
 def _struct_writer(spyne_type: type) -> Writer:
-    """A writer generated for one struct type: every member's tag, type and formatting is
-    fixed in the source, so writing a struct is straight-line code (this is the hot path of
-    every listing: 20 accounts of 30 members each)."""
-    name = spyne_type.get_type_name()
-    lines = [
-        "def write(out, tag, value):",
-        "    get = value.get if isinstance(value, dict) else (lambda n: getattr(value, n, None))",
-        f"    out.append('<' + tag + ' xsi:type=\"{xsi_type_of(spyne_type)}\">')",
-    ]
-    env: dict[str, Any] = {"escape": escape, "isinstance": isinstance, "getattr": getattr, "str": str,
-                           "float": float, "repr": repr, "int": int, "lazy": {}}  # fmt: skip
-    for index, (member, member_type) in enumerate(members(spyne_type)):
+    """The writer of one struct type: each member's tags and formatting are worked out once,
+    then a struct (a dict, or an object with the members as attributes) is written member by
+    member; nested structs and arrays get their writers on first use (types may refer to
+    each other)."""
+    open_tail = f' xsi:type="{xsi_type_of(spyne_type)}">'
+    plans: list[tuple[str, Callable[[list[str], Any], None]]] = []
+    for member, member_type in members(spyne_type):
         kind = _kind(member_type)
-        lines.append(f"    v = get({member!r})")
-        lines.append("    if v is not None:")
-        if kind == "string":
-            lines.append(f"        out.append('<{member} xsi:type=\"xsd:string\">' + escape(v if v.__class__ is str "
-                         f"else str(v)) + '</{member}>')")  # fmt: skip
-        elif kind == "int":
-            lines.append(f"        out.append('<{member} xsi:type=\"xsd:int\">%d</{member}>' % int(v))")
-        elif kind == "boolean":
-            true = f'<{member} xsi:type=\"xsd:boolean\">true</{member}>'
-            false = f'<{member} xsi:type=\"xsd:boolean\">false</{member}>'
-            lines.append(f"        out.append('{true}' if v else '{false}')")
-        elif kind == "double":
-            lines.append(f"        out.append('<{member} xsi:type=\"xsd:double\">' + repr(float(v)) + '</{member}>')")
+        if kind in _SCALARS:
+            xsd_type, fmt = _SCALARS[kind]
+            head, tail = f'<{member} xsi:type="{xsd_type}">', f"</{member}>"
+            plans.append((member, lambda out, v, head=head, tail=tail, fmt=fmt: out.append(head + fmt(v) + tail)))
         else:
-            # nested structs and arrays: resolved on first use (types may refer to each other)
-            env[f"T{index}"] = member_type
-            lines.append(f"        w = lazy.get({index}) or lazy.setdefault({index}, writer(T{index}))")
-            as_written = "out.append(v) if v.__class__ is Written"  # by a values_writer: as it is
-            lines.append(f"        {as_written} else w(out, {member!r}, v)")
-    lines.append("    out.append('</' + tag + '>')")
-    env["writer"] = writer
-    env["Written"] = Written
-    exec(compile("\n".join(lines), f"<writer {name}>", "exec"), env)  # noqa: S102 (our own generated code)
-    return env["write"]
+            plans.append((member, _nested(member, member_type)))
 
-
-# -- writing from values ---------------------------------------------------------------------
-
-
-class Values(list):
-    """An operation's answer given as its struct's member values in declaration order (a
-    row as the driver returns it): the endpoint writes it with ``values_writer``."""
-
-    __slots__ = ()
-
-
-class Written(str):
-    """XML already written for a struct member, by ``values_writer(member type, member
-    name)``: a struct writer appends it as it is."""
-
-    __slots__ = ()
-
-
-@cache
-def values_writer(spyne_type: type, tag: str) -> Callable[[Any], str]:
-    """A function that returns the text ``writer`` writes for ``<tag>`` and a value of
-    ``spyne_type`` given as plain values: a struct as the sequence of its members' values in
-    declaration order (a row as the database driver returns it; None leaves a member out),
-    an array as a sequence of its items, a scalar as itself (None: nothing). Listings use
-    it: a whole struct is one formatted string, after one scan of all its strings tells
-    whether any needs escaping."""
-    kind = _kind(spyne_type)
-    if kind in _SCALARS:
-        xsd_type, fmt = _SCALARS[kind]
-        open_tag, close_tag = f'<{tag} xsi:type="{xsd_type}">', f"</{tag}>"
-
-        def write_scalar(value: Any) -> str:
-            return "" if value is None else open_tag + fmt(value) + close_tag
-
-        return write_scalar
-    if kind == "array":
-        item_type = array_item_type(spyne_type)
-        head = f'<{tag} xsi:type="SOAP-ENC:Array" SOAP-ENC:arrayType="{xsi_type_of(item_type)}['
-        empty, close_tag = head + '0]"/>', f"</{tag}>"
-        item_holder: list[Callable[[Any], str]] = []
-
-        def write_array(items: Any) -> str:
-            if not item_holder:
-                item_holder.append(values_writer(item_type, "item"))
-            if not isinstance(items, (list, tuple)):
-                items = list(items)
-            if not items:
-                return empty
-            write_item = item_holder[0]
-            return f'{head}{len(items)}]">' + "".join([write_item(i) for i in items]) + close_tag
-
-        return write_array
-    return _struct_values_writer(spyne_type, tag)
-
-
-def _struct_values_writer(spyne_type: type, tag: str) -> Callable[[Any], str]:
-    """Generated: ``write`` formats the whole struct as one f-string when no member is None
-    and every string member is a str (a row from the database); ``slow`` writes member by
-    member, as ``writer`` does, for anything else."""
-    fields = members(spyne_type)
-    names = [f"v{i}" for i in range(len(fields))]
-    env: dict[str, Any] = {
-        "escape": escape, "needs_escaping": needs_escaping, "str": str, "int": int,
-        "float": float, "repr": repr, "OPEN": f'<{tag} xsi:type="{xsi_type_of(spyne_type)}">',
-        "CLOSE": f"</{tag}>",
-    }  # fmt: skip
-    strings: list[str] = []  # members whose text may need escaping
-    others: list[str] = []  # members for which None must take the slow path
-    fast_parts = ["{OPEN}"]  # the f-string of the fast path
-    slow = ["def slow(values):", f"    {', '.join(names)}, = values", "    out = [OPEN]"]
-    for i, (member, member_type) in enumerate(fields):
-        kind, v = _kind(member_type), names[i]
-        env[f"H{i}"] = head = f'<{member} xsi:type="{xsi_type_of(member_type)}">'
-        env[f"C{i}"] = tail = f"</{member}>"
-        if kind == "string":
-            strings.append(v)
-            fast = f"{head}{{{v}}}{tail}"
-            text = f"escape({v} if {v}.__class__ is str else str({v}))"
-        else:
-            others.append(v)
-            if kind == "int":
-                fast, text = f"{head}{{int({v})}}{tail}", f"str(int({v}))"
-            elif kind == "double":
-                fast, text = f"{head}{{float({v})!r}}{tail}", f"repr(float({v}))"
-            elif kind == "boolean":
-                env[f"T{i}"], env[f"F{i}"] = f"{head}true{tail}", f"{head}false{tail}"
-                fast, text = f"{{T{i} if {v} else F{i}}}", None
-            else:  # nested: compiled on first use (types may refer to each other)
-                env[f"W{i}"] = _first_use(env, f"W{i}", member_type, member)
-                fast, text = f"{{W{i}({v})}}", None
-        fast_parts.append(fast)
-        append = f"out.append(H{i} + {text} + C{i})" if text else f"out.append({fast[1:-1]})"
-        slow += [f"    if {v} is not None:", f"        {append}"]
-    fast_parts.append("{CLOSE}")
-    slow += ["    out.append(CLOSE)", '    return "".join(out)']
-    write = ["def write(values):", f"    {', '.join(names)}, = values"]
-    if others:
-        write += [f"    if {' is None or '.join(others)} is None:", "        return slow(values)"]
-    if strings:
-        write += [
-            "    try:",
-            f"        text = ''.join(({', '.join(strings)},))",
-            "    except TypeError:",
-            "        return slow(values)",
-            "    if needs_escaping(text):",
-            *(f"        {v} = escape({v})" for v in strings),
-        ]
-    write.append(f"    return f{''.join(fast_parts)!r}")
-    source = "\n".join(slow + write)
-    code = compile(source, f"<values writer {spyne_type.get_type_name()}>", "exec")
-    exec(code, env)  # noqa: S102 (our own generated code)
-    return env["write"]
-
-
-def _first_use(env: dict[str, Any], key: str, spyne_type: type, tag: str) -> Callable[[Any], str]:
-    """A stand-in for a nested writer: compiles it on first use and takes its place."""
-
-    def write(value: Any) -> str:
-        env[key] = values_writer(spyne_type, tag)
-        return env[key](value)
+    def write(out: list[str], tag: str, value: Any) -> None:
+        get = value.get if isinstance(value, dict) else (lambda name: getattr(value, name, None))
+        out.append(f"<{tag}{open_tail}")
+        for member, write_member in plans:
+            v = get(member)
+            if v is not None:
+                write_member(out, v)
+        out.append(f"</{tag}>")
 
     return write
+
+
+def _nested(member: str, member_type: type) -> Callable[[list[str], Any], None]:
+    def write_member(out: list[str], value: Any) -> None:
+        writer(member_type)(out, member, value)
+
+    return write_member

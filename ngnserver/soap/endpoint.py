@@ -18,7 +18,7 @@ from lxml import etree
 from ngnserver import safexml
 from ngnserver.core.errors import E, NGNError, Side
 from ngnserver.soap import SOAP_ENC_NS, SOAP_ENV_NS, TYPES_NS, XSD_NS, XSI_NS
-from ngnserver.soap.codec import Values, decoder, escape, local_name, values_writer, writer
+from ngnserver.soap.codec import decoder, escape, local_name, writer
 from ngnserver.soap.ports import Operation, PortMap
 
 log = logging.getLogger("ngnserver.soap")
@@ -129,9 +129,7 @@ class SoapEndpoint:
         else:
             part, part_type = operation.result
             out.append(f"<{tag}>")
-            if isinstance(value, Values):  # a struct's member values, written in one go
-                out.append(values_writer(part_type, part)(value))
-            elif value is not None:
+            if value is not None:
                 writer(part_type)(out, part, value)
             out.append(f"</{tag}>")
         out.append("</SOAP-ENV:Body></SOAP-ENV:Envelope>\n")

@@ -40,8 +40,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import psycopg2
-from psycopg2 import sql
+import psycopg
+from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 #: Environment variable naming an existing server to use instead of starting one.
@@ -118,15 +118,13 @@ def _free_port() -> int:
         return port
 
 
-def _connect(url: URL) -> psycopg2.extensions.connection:
-    """Open an autocommit psycopg2 connection to the database named by ``url``."""
+def _connect(url: URL) -> psycopg.Connection:
+    """Open an autocommit psycopg connection to the database named by ``url``."""
     params: dict[str, Any] = {
         **url.translate_connect_args(username="user", database="dbname"),
         **url.query,  # e.g. ?sslmode=require on an override URL
     }
-    connection: psycopg2.extensions.connection = psycopg2.connect(**params)
-    connection.autocommit = True
-    return connection
+    return psycopg.connect(**params, autocommit=True)
 
 
 class TemporaryPostgres:
@@ -215,13 +213,14 @@ class TemporaryPostgres:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database ``name`` on the server and return its SQLAlchemy URL.
+    def create_database(self, name: str, encoding: str | None = None) -> str:
+        """Create an empty database ``name`` on the server and return its SQLAlchemy URL;
+        ``encoding`` (say ``LATIN1``): in that encoding, from ``template0``.
 
         A database of that name that exists already is dropped first (with
         ``WITH (FORCE)``, so open connections to it are terminated).
         """
-        self._create(name)
+        self._create(name, encoding)
         return self._server_url().set(database=name).render_as_string(hide_password=False)
 
     # -- helpers ----------------------------------------------------------------
@@ -233,14 +232,14 @@ class TemporaryPostgres:
         if self._port is None:
             raise RuntimeError("TemporaryPostgres has not been started")
         return URL.create(
-            "postgresql+psycopg2",
+            "postgresql+psycopg",
             username=SUPERUSER,
             host=HOST,
             port=self._port,
             database=DEFAULT_DATABASE,
         )
 
-    def _create(self, name: str) -> None:
+    def _create(self, name: str, encoding: str | None = None) -> None:
         """(Re)create database ``name``.
 
         The statements are sent through the override URL's database or, on our
@@ -254,7 +253,14 @@ class TemporaryPostgres:
             with connection.cursor() as cursor:
                 database = sql.Identifier(name)
                 cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
-                cursor.execute(sql.SQL("CREATE DATABASE {}").format(database))
+                if encoding is None:
+                    cursor.execute(sql.SQL("CREATE DATABASE {}").format(database))
+                else:
+                    cursor.execute(
+                        sql.SQL("CREATE DATABASE {} ENCODING {} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'").format(
+                            database, sql.Literal(encoding)
+                        )
+                    )
         finally:
             connection.close()
 
@@ -360,7 +366,7 @@ class TemporaryPostgres:
                     f"end of its log:\n{self._log_tail()}"
                 )
             try:
-                psycopg2.connect(
+                psycopg.connect(
                     host=HOST,
                     port=self._port,
                     user=SUPERUSER,
@@ -368,7 +374,7 @@ class TemporaryPostgres:
                     connect_timeout=5,
                 ).close()
                 return
-            except psycopg2.OperationalError as exc:
+            except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
                     raise PostgresStartupError(
                         f"postgres did not accept connections within {STARTUP_TIMEOUT:.0f} s "

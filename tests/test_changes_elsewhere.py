@@ -1,25 +1,17 @@
-"""A worker remembers the callers it authenticated (on PostgreSQL) and acts again as one
-without reading its account first: the request's first statement checks that the account is
-unchanged (core/callers.py, ``KnownCallers``). Every change that matters to authentication
-must still take effect on the very next request, made on another server (another host, so
-that nothing in the first one's process can hear of it), whichever way the request goes:
-one that reads, one that writes, and one refused before it sends any statement.
-
-On SQLite a worker reads the account on every request; the same tests hold there."""
+"""Every change that matters to authentication takes effect on the very next request, when
+it was made on another server (another host, so that nothing in the first one's process can
+hear of it), whichever way the request goes: one that reads, one that writes, and one
+refused from the caller alone."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import psycopg2.extensions
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from ngnserver.app import NGNProApp
-from ngnserver.core.callers import CALLER_UNCHANGED, Caller, CallerCheck, KnownCallers, Role
-from ngnserver.db import Database
-from tests.conftest import ADMIN, serve_app
+from tests.conftest import ADMIN
 from tests.support.gunicorn import Deployment
 from tests.support.wire import Client, SoapFault
 from tests.test_customer_rules import World, add
@@ -155,76 +147,10 @@ def test_the_same_username_with_another_password_is_another_login(world):
     assert c1.call("Customer", "getAccount", id=world.c1)["username"] == "c1"
 
 
-# -- what it saves ---------------------------------------------------------------------------
-
-
-class _Counting(psycopg2.extensions.cursor):
-    sent: list[str] = []
-
-    def execute(self, query: Any, vars: Any = None) -> Any:
-        sql = query.decode() if isinstance(query, bytes) else str(query)
-        if not sql.startswith("PREPARE ") and sql != "SELECT 1":  # once per connection; idle ping
-            _Counting.sent.append(sql)
-        return super().execute(query, vars)
-
-
-def test_a_remembered_caller_costs_no_statement_of_its_own(world):
-    """PostgreSQL: the second request of a login sends one statement less than the first,
-    and the check goes in the same request as the operation's first statement."""
-    settings = world.server.app.settings
-    database = Database(settings.effective_database_url)
-    app = NGNProApp(settings, database)  # a worker that knows nobody yet
-    if database.is_sqlite:
-        assert app.known_callers is None  # an in-process read is cheaper than any check
-        database.dispose()
-        return
-    base, httpd = serve_app(app)
-    url = base + settings.endpoint_path
-
-    def counting(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        dbapi_connection.cursor_factory = _Counting
-
-    event.listen(database.engine, "checkout", counting)
-    try:
-        rounds = []
-        for client in (Client(url, "d1", "pw-d1", admin=False), Client(url, *ADMIN).as_customer(world.d1)):
-            for _ in range(3):
-                _Counting.sent = []
-                assert client.call("Customer", "getAccount", id=world.d1)["username"] == "d1"
-                rounds.append(list(_Counting.sent))
-    finally:
-        httpd.shutdown()
-        database.dispose()
-    check = f"EXECUTE {CALLER_UNCHANGED.name}("
-    for first, *again in (rounds[:3], rounds[3:]):
-        assert all(len(sent) == len(first) - 1 for sent in again), rounds
-        assert not any(check in sql for sql in first), first
-        # the check goes first, in the same request as the operation's first statement
-        assert all(sent[0].startswith(check) and "; " in sent[0] for sent in again), again
-    assert len(app.known_callers) == 2
-
-
-def test_a_worker_remembers_a_bounded_number_of_callers_and_no_password():
-    known = KnownCallers(limit=3)
-    logins = [{"username": f"user{i}", "password": f"secret-{i}"} for i in range(5)]
-    for i, auth in enumerate(logins):
-        row = (i + 1, 1, None, b"sealed", True)
-        known.remember(auth, Caller(Role.CUSTOMER, auth["username"], i + 1, 1, reseller_active=True), CallerCheck(row, True))
-    assert len(known) == 3
-    assert [known.recall(auth) is not None for auth in logins] == [False, False, True, True, True]
-    assert known.recall({"username": "user4", "password": "secret-3"}) is None
-    assert known.recall({"username": "user4", "password": "secret-4", "admin": True}) is None
-    # what it keeps holds neither a password nor anything it could be read from
-    kept = repr(known.__dict__).encode() + b"".join(known._known)
-    assert not any(f"secret-{i}".encode() in kept for i in range(5))
-    known.forget(logins[4])
-    assert known.recall(logins[4]) is None and len(known) == 2
-
-
 @pytest.fixture(params=["postgresql", "postgresql-unprepared", "sqlite"])
 def deployed(request: pytest.FixtureRequest, tmp_path: Any):
     """``ngnserver serve`` with two workers; "postgresql-unprepared" as behind PgBouncer in
-    transaction mode, where the check is sent as plain SQL."""
+    transaction mode (no prepared statements)."""
     settings = {"NGNSERVER_PREPARED_STATEMENTS": "false"} if request.param == "postgresql-unprepared" else {}
     deployment = Deployment.on(request.param.partition("-")[0], request, tmp_path, "known_callers", settings)
     server = deployment.start()
