@@ -12,7 +12,7 @@ neighbours' load than req/s does.
     git worktree add /tmp/base HEAD~1          # A: any checkout of the repository
     .venv/bin/python bench/ab_compare.py /tmp/base --backend postgresql
     .venv/bin/python bench/ab_compare.py /tmp/base --scenario getAccount --rounds 10
-    .venv/bin/python bench/ab_compare.py . --a-env NGNSERVER_REMEMBER_CALLERS=false   # a setting
+    .venv/bin/python bench/ab_compare.py . --a-env NGNSERVER_PREPARED_STATEMENTS=false   # a setting
 
 B is the code this script belongs to. Each server imports ngnserver from its own tree
 (PYTHONPATH); the schema comes from each version's own migrations. Needs wrk, and for
@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                 pg = TemporaryPostgres().start()
             for label, tree in (("A", a_tree), ("B", ROOT)):
                 state = workdir / f"state-{label}"
-                url = pg.create_database(f"ab_{label.lower()}") if pg else f"sqlite:///{state / 'ngnserver.sqlite3'}"
+                # a plain postgresql:// URL: each version picks its own driver
+                url = (pg.create_database(f"ab_{label.lower()}").replace("postgresql+psycopg://", "postgresql://")
+                       if pg else f"sqlite:///{state / 'ngnserver.sqlite3'}")  # fmt: skip
                 servers[label] = start(label, tree, url, state, workdir, args)
             body = workdir / "body.xml"
             body.write_bytes(scenario.body)

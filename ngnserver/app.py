@@ -158,16 +158,30 @@ class NGNProApp:
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> tuple[bytes, bool]:
-    """(body, too large). Never reads more than ``limit`` + 1 bytes."""
+    """(body, too large). Keeps at most ``limit`` + 1 bytes.
+
+    A declared body of up to twice the limit is read and thrown away, so that a client
+    which writes its whole request before reading (PHP's PEAR SOAP does) gets the fault
+    rather than a reset connection; a larger one is refused unread."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or -1)
     except ValueError:
         length = -1
     if length > limit:
+        if length <= 2 * limit:
+            _discard(environ["wsgi.input"], length)
         return b"", True
     stream = environ["wsgi.input"]
     body = stream.read(length) if length >= 0 else stream.read(limit + 1)
     return body, len(body) > limit
+
+
+def _discard(stream: Any, length: int, chunk: int = 64 * 1024) -> None:
+    while length > 0:
+        data = stream.read(min(chunk, length))
+        if not data:
+            return
+        length -= len(data)
 
 
 def _reply(

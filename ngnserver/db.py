@@ -27,13 +27,14 @@ import psycopg
 from sqlalchemy import Engine, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 
 from ngnserver.sqlite_writers import WriterTurns
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 7467001  # PostgreSQL advisory lock: one host migrates, the others wait
+PING_AFTER_IDLE = 5.0  # seconds a pooled PostgreSQL connection may sit idle before it is checked
 
 
 @dataclass(frozen=True)
@@ -158,13 +159,30 @@ def _postgresql_engine(url: URL, limits: Limits, prepared: bool) -> Engine:
         connect_args["connect_timeout"] = max(1, round(limits.connect))
     if limits.statement:
         connect_args["options"] = f"-c statement_timeout={round(limits.statement * 1000)}"
-    engine = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=False, connect_args=connect_args)
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect, _record, cargs, cparams):  # type: ignore[no-untyped-def]
         connection = _BoundedConnection.connect(*cargs, **cparams)
         connection.answer_timeout = limits.answer or None
         return connection
+
+    # A pooled connection may have died while it sat idle (a database restart, a proxy's
+    # idle timeout): one idle for a while is pinged before use, and replaced if it does not
+    # answer. A busy one is not: pinging on every checkout (pool_pre_ping) costs a round
+    # trip on every request.
+    @event.listens_for(engine, "checkin")
+    def _note_idle(_dbapi_conn, record):  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy):  # type: ignore[no-untyped-def]
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except psycopg.Error:
+            raise DisconnectionError("the pooled connection does not answer") from None
 
     return engine
 

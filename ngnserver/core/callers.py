@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from ngnserver.core.errors import E, NGNError
@@ -71,14 +71,21 @@ def _role(customer_id: int, reseller: int, impersonate: int | None) -> Role:
     return Role.CUSTOMER
 
 
-def _account(session: Session, where: Any) -> Any:
-    """The account authentication needs (id, reseller, impersonate, sealed password) and
-    its reseller's active flag, in one read; None when there is none."""
-    reseller = aliased(Customer)
-    active = select(reseller.reseller_active).where(reseller.id == Customer.reseller).scalar_subquery()
-    return session.execute(
-        select(Customer.id, Customer.reseller, Customer.impersonate, Customer.password_sealed, active).where(where)
-    ).first()
+_RESELLER = aliased(Customer)
+# The account authentication needs (id, reseller, impersonate, sealed password) and its
+# reseller's active flag, in one read, by id or by username: built once (building a
+# statement costs more than running it), the value bound on every call.
+_ACCOUNT = select(
+    Customer.id, Customer.reseller, Customer.impersonate, Customer.password_sealed,
+    select(_RESELLER.reseller_active).where(_RESELLER.id == Customer.reseller).scalar_subquery(),
+)  # fmt: skip
+_BY_ID = _ACCOUNT.where(Customer.id == bindparam("key"))
+_BY_USERNAME = _ACCOUNT.where(Customer.username == bindparam("key"))
+
+
+def _account(session: Session, statement: Any, key: Any) -> Any:
+    """The account ``statement`` finds for ``key``; None when there is none."""
+    return session.connection().execute(statement, {"key": key}).first()
 
 
 def _acting_as(row: Any, login: str, admin_login: bool) -> Caller:
@@ -117,13 +124,13 @@ def authenticate(
         impersonate = auth.get("impersonate") or 0
         if not impersonate:
             return Caller(role=Role.ADMIN, login=username, admin_login=True)
-        row = _account(session, Customer.id == impersonate)
+        row = _account(session, _BY_ID, impersonate)
         if row is None:
             raise NGNError(E.IMPERSONATE_UNKNOWN, f"Cannot impersonate customer {impersonate}: it does not exist.")
         # an admin's password is in the settings: the customer's does not matter
         return _acting_as(row, username, admin_login=True)
 
-    row = _account(session, Customer.username == username)
+    row = _account(session, _BY_USERNAME, username)
     sealed = bytes(row.password_sealed) if row is not None else sealer.dummy()
     if not sealer.matches(sealed, password) or row is None:
         raise NGNError(E.AUTH_FAILED, "Wrong customer username or password.")

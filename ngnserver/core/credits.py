@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, union_all, update
+from sqlalchemy import BigInteger, bindparam, case, cast, func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from ngnserver.core.errors import E, NGNError
@@ -67,64 +67,74 @@ def _keys(holders: Holders) -> list[Key]:
     return keys
 
 
-def _limits(session: Session, credit: Credit, keys: list[Key]) -> dict[Key, int | None]:
-    """Each holder's bound: its credit property when that holds a whole number; else 0 for
-    a reseller (no credit, no records) and none for a customer (bounded by its reseller)."""
-    values = dict(
-        session.execute(
-            select(CustomerProperty.customer_id, CustomerProperty.value).where(
-                CustomerProperty.customer_id.in_({holder for _, holder in keys}),
-                CustomerProperty.name == credit.value,
-            )
-        ).all()
-    )
-    limits: dict[Key, int | None] = {}
-    for scope, holder in keys:
-        value = (values.get(holder) or "").strip()
-        limits[(scope, holder)] = int(value) if value.isdigit() else (0 if scope == RESELLER else None)
-    return limits
+# The statements every charge runs, built once (building a statement costs more than
+# running it) and run on the session's connection as plain Core statements; the values are
+# bound on every call. A holder's bound is its credit property when that holds a whole
+# number (the server stores nothing else there), read inside the UPDATE; without one, the
+# default bound given (0 for a reseller: no credit, no records; none for a customer, which
+# its reseller bounds).
+_HOLDER = [CreditUsage.scope == bindparam("b_scope"), CreditUsage.holder == bindparam("b_holder"),
+           CreditUsage.credit == bindparam("b_credit")]  # fmt: skip
+_PROPERTY = select(CustomerProperty.value).where(
+    CustomerProperty.customer_id == bindparam("b_holder"), CustomerProperty.name == bindparam("b_credit")
+)
+_BOUND = select(
+    case((CustomerProperty.value.regexp_match("^[0-9]{1,18}$"), cast(CustomerProperty.value, BigInteger)))
+).where(CustomerProperty.customer_id == CreditUsage.holder, CustomerProperty.name == CreditUsage.credit)
+_MOVE = update(CreditUsage).where(*_HOLDER).values(used=CreditUsage.used + bindparam("n"))
+_UP_WITHIN = _MOVE.where(
+    CreditUsage.used + bindparam("n") <= func.coalesce(_BOUND.scalar_subquery(), bindparam("default"))
+)
+_DOWN_TO_ZERO = _MOVE.where(CreditUsage.used + bindparam("n") >= 0)
+_USED = select(CreditUsage.used).where(*_HOLDER)
+_NO_BOUND = 2**62
 
 
-def _counter(credit: Credit, key: Key) -> list[Any]:
+def _bump(session: Session, credit: Credit, key: Key, n: int, limited: bool) -> bool:
+    """Move one counter by ``n`` in one conditional UPDATE: up only while the holder's bound
+    allows it (``limited``), down only as far as 0. Whether it moved (False also when the
+    counter is missing)."""
     scope, holder = key
-    return [CreditUsage.scope == scope, CreditUsage.holder == holder, CreditUsage.credit == credit.value]
-
-
-def _bump(session: Session, credit: Credit, key: Key, n: int, limit: int | None) -> bool:
-    """Move one counter by ``n`` in one conditional UPDATE: up only while ``limit`` allows
-    it, down only as far as 0. Whether it moved (False also when the counter is missing)."""
-    where = _counter(credit, key)
-    if n > 0 and limit is not None:
-        where.append(CreditUsage.used + n <= limit)
-    elif n < 0:
-        where.append(CreditUsage.used >= -n)
-    moved = session.execute(update(CreditUsage).where(*where).values(used=CreditUsage.used + n))
-    return moved.rowcount == 1
+    values = {"b_scope": scope, "b_holder": holder, "b_credit": credit.value, "n": n}
+    if n < 0:
+        statement = _DOWN_TO_ZERO
+    elif limited:
+        statement, values["default"] = _UP_WITHIN, 0 if scope == RESELLER else _NO_BOUND
+    else:
+        statement = _MOVE
+    return session.connection().execute(statement, values).rowcount == 1
 
 
 def _used(session: Session, credit: Credit, key: Key) -> int | None:
-    return session.execute(select(CreditUsage.used).where(*_counter(credit, key))).scalar_one_or_none()
+    scope, holder = key
+    found = session.connection().execute(_USED, {"b_scope": scope, "b_holder": holder, "b_credit": credit.value})
+    return found.scalar_one_or_none()
+
+
+def _limit(session: Session, credit: Credit, key: Key) -> int | None:
+    """The holder's bound as ``_UP_WITHIN`` applies it (None: none), for the refusal."""
+    scope, holder = key
+    value = session.connection().execute(_PROPERTY, {"b_holder": holder, "b_credit": credit.value}).scalar()
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) <= 18 else (0 if scope == RESELLER else None)
 
 
 def _change(session: Session, credit: Credit, deltas: dict[Key, int], limited: bool) -> None:
     """Apply ``deltas`` to the counters, in key order; a charge beyond a holder's bound
     refuses the whole change (CREDIT_EXHAUSTED; the transaction is then rolled back)."""
-    deltas = {key: n for key, n in deltas.items() if n}
-    charged = [key for key, n in deltas.items() if n > 0]
-    limits = _limits(session, credit, charged) if limited and charged else {}
     for key in sorted(deltas):
-        n, limit = deltas[key], limits.get(key)
-        if _bump(session, credit, key, n, limit):
+        n = deltas[key]
+        if not n or _bump(session, credit, key, n, limited):
             continue
         if n > 0 and _used(session, credit, key) is None:  # a holder's first record
             scope, holder = key
             insert_skipping_duplicates(
                 session, CreditUsage.__table__, [{"scope": scope, "holder": holder, "credit": credit.value, "used": 0}]
             )
-            if _bump(session, credit, key, n, limit):
+            if _bump(session, credit, key, n, limited):
                 continue
         if n > 0:
-            raise _exhausted(credit, key, n, _used(session, credit, key) or 0, limit)
+            raise _exhausted(credit, key, n, _used(session, credit, key) or 0, _limit(session, credit, key))
         # a release below 0: the counter was already short (rows loaded behind our back)
 
 

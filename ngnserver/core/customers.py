@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -39,6 +39,38 @@ PLAIN_FIELDS = (
 )  # fmt: skip
 # Fields only admin may change (a client echoing their current value is not refused).
 ADMIN_FIELDS = ("reseller", "reseller_active", "company_code", "credit", "balance")
+
+# getAccount's read, built once per role (building a statement costs more than running it;
+# every CDRTool page reads accounts): the customer in the caller's scope with its properties
+# (a row per property, by name), as plain rows.
+_CUSTOMERS, _PROPERTIES = Customer.__table__, CustomerProperty.__table__
+_WITH_PROPERTIES = (
+    select(_CUSTOMERS, *(_PROPERTIES.c[n].label(f"property_{n}") for n in ("name", "value", "category", "permission")))
+    .outerjoin(_PROPERTIES, _PROPERTIES.c.customer_id == _CUSTOMERS.c.id)
+    .where(_CUSTOMERS.c.id == bindparam("id"))
+    .order_by(_PROPERTIES.c.name)
+)
+_ACCOUNT_IN_SCOPE = {
+    Role.ADMIN: _WITH_PROPERTIES,
+    Role.RESELLER: _WITH_PROPERTIES.where(_CUSTOMERS.c.reseller == bindparam("scope")),
+    Role.CUSTOMER: _WITH_PROPERTIES.where(_CUSTOMERS.c.id == bindparam("scope")),
+}
+
+
+_PROPERTIES_OF = (
+    select(_PROPERTIES)
+    .where(_PROPERTIES.c.customer_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_PROPERTIES.c.customer_id, _PROPERTIES.c.name)
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A customer as read for the wire: its row (Customer's columns) and its properties
+    (name, value, category, permission), by name."""
+
+    row: Any
+    properties: list[Any]
 
 
 @dataclass
@@ -95,6 +127,23 @@ class Customers:
         if not customer_id:
             raise NGNError(E.MISSING_PARAMETER, "A customer id is required.")
         return self._one(Customer.id == customer_id, f"Customer {customer_id} does not exist.", with_properties, lock)
+
+    def account(self, customer_id: int | None) -> Account:
+        """What ``get`` finds, as plain rows, in one read: for getAccount and getProperties."""
+        if not customer_id:
+            raise NGNError(E.MISSING_PARAMETER, "A customer id is required.")
+        caller = self.caller
+        scope = caller.reseller_id if caller.role is Role.RESELLER else caller.customer_id
+        rows = self.session.connection().execute(
+            _ACCOUNT_IN_SCOPE[caller.role], {"id": customer_id, "scope": scope}
+        ).all()
+        if not rows:
+            raise NGNError(E.CUSTOMER_NOT_FOUND, f"Customer {customer_id} does not exist.")
+        properties = [
+            PropertyChange(r.property_name, r.property_value, r.property_category, r.property_permission)
+            for r in rows if r.property_name is not None
+        ]  # fmt: skip
+        return Account(rows[0], properties)
 
     def find_by_username(self, username: str, lock: bool = False) -> Customer:
         return self._one(Customer.username == username, f"Customer with username {username!r} does not exist.",
@@ -255,17 +304,21 @@ class Customers:
 
     # -- queries -------------------------------------------------------------------------
 
-    def customers(self, query: Query, resellers_only: bool) -> tuple[int, list[Customer]]:
+    def customers(self, query: Query, resellers_only: bool) -> tuple[int, list[Account]]:
         """A page of the customers (or only the resellers) in the caller's scope that match
-        ``query``, with their properties, and the total of matches."""
+        ``query``, as plain rows with their properties, and the total of matches."""
         scope = self._scope()
         if resellers_only:
             scope.append(Customer.id == Customer.reseller)
         total, rows = fetch_page(
-            self.session, select(Customer).options(selectinload(Customer.properties)), scope, query,
-            (Customer.id, "ASC"), Customer.id, self.max_rows, lambda: self._counted(query, resellers_only),
+            self.session, select(_CUSTOMERS), scope, query, (Customer.id, "ASC"), Customer.id, self.max_rows,
+            lambda: self._counted(query, resellers_only),
         )  # fmt: skip
-        return total, [r[0] for r in rows]
+        by_customer: dict[int, list[Any]] = {row.id: [] for row in rows}
+        if by_customer:
+            for prop in self.session.connection().execute(_PROPERTIES_OF, {"ids": list(by_customer)}):
+                by_customer[prop.customer_id].append(prop)
+        return total, [Account(row, by_customer[row.id]) for row in rows]
 
     # -- helpers -------------------------------------------------------------------------
 

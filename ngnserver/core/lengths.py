@@ -50,6 +50,15 @@ def check_row(model: type, values: Mapping[str, Any]) -> None:
             refuse(key, value, length)
 
 
+def checked(model: type, key: str, value: str) -> str:
+    """``value`` for attribute ``key`` of ``model``, refused when longer than its column (for a
+    row written without the ORM, which does not pass the check before every flush)."""
+    length = dict(limits(model)).get(key)
+    if length and len(value) > length:
+        refuse(key, value, length)
+    return value
+
+
 def refuse(key: str, value: str, length: int) -> None:
     """Refuse ``value`` of attribute ``key``, longer than its column's ``length``."""
     raise NGNError(E.INVALID_VALUE, f"{_wire_name(key)} is {len(value)} characters long; at most {length} are allowed.")

@@ -13,10 +13,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, exists, func, select
+from sqlalchemy import BigInteger, bindparam, cast, exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ngnserver.core import audit, credits, ownership, records
+from ngnserver.core import audit, credits, lengths, ownership, records
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, NGNError
@@ -41,6 +42,23 @@ ACCOUNT_FIELDS = (
     "answer_timeout", "quickdial_prefix", "region", "acl", "properties",
 )  # fmt: skip
 DOMAIN_FIELDS = ("certificate", "match_ip_address", "match_sip_domain", "verify_cert", "require_cert")
+# a domain's placement, share-locked, and whether a username is taken in it (one read)
+_PLACEMENT = (
+    select(
+        SipDomain.domain, SipDomain.customer, SipDomain.reseller,
+        exists().where(SipAccount.domain == SipDomain.domain, SipAccount.username == bindparam("username")).label("taken"),
+    )
+    .where(SipDomain.domain == bindparam("name"))
+    .with_for_update(read=True, of=SipDomain)
+)  # fmt: skip
+# per role, built once: the placement within the caller's scope (records.visible, bound)
+_PLACEMENT_IN_SCOPE = {
+    Role.ADMIN: _PLACEMENT,
+    Role.RESELLER: _PLACEMENT.where(SipDomain.reseller == bindparam("scope")),
+    Role.CUSTOMER: _PLACEMENT.where(SipDomain.customer == bindparam("scope")),
+}
+_ACCOUNTS = SipAccount.__table__
+_INSERT_ACCOUNT = insert(_ACCOUNTS).returning(*_ACCOUNTS.c)
 
 
 def normalise_domain(name: str | None) -> str:
@@ -91,23 +109,28 @@ class Sip:
 
     # -- domains ---------------------------------------------------------------------------
 
-    def domain(self, name: str | None, lock: bool = False, share: bool = False) -> SipDomain:
-        """The domain, in the caller's scope. ``lock``: for a change of the domain itself;
-        ``share``: no move or deletion of it until the transaction ends, while other
-        creations in the domain go on (a record created in it follows its placement)."""
+    def domain(self, name: str | None, lock: bool = False) -> SipDomain:
+        """The domain, in the caller's scope (``lock``: for a change of the domain itself)."""
         domain_name = normalise_domain(name)
-        missing = (E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
-        if not share:
-            return records.in_scope(self.session, self.caller, SipDomain, SipDomain.domain == domain_name,
-                                    missing=missing, lock=lock)  # fmt: skip
-        found = self.session.execute(
-            select(SipDomain)
-            .where(SipDomain.domain == domain_name, *records.visible(self.caller, SipDomain))
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
+        return records.in_scope(
+            self.session, self.caller, SipDomain, SipDomain.domain == domain_name,
+            missing=(E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist."), lock=lock,
+        )  # fmt: skip
+
+    def _placement(self, name: str | None, username: str) -> Any:
+        """The domain's placement (``domain``, ``customer``, ``reseller``), in the caller's
+        scope, share-locked: no move or deletion of it until the transaction ends, while
+        other creations in the domain go on, so that what is created in it follows its
+        placement at commit (a domain move locks the row first too); and whether an account
+        ``username`` is there (``taken``)."""
+        domain_name = normalise_domain(name)
+        caller = self.caller
+        scope = caller.reseller_id if caller.role is Role.RESELLER else caller.customer_id
+        found = self.session.connection().execute(
+            _PLACEMENT_IN_SCOPE[caller.role], {"name": domain_name, "username": username, "scope": scope}
+        ).first()
         if found is None:
-            raise NGNError(*missing)
+            raise NGNError(E.SIP_DOMAIN_NOT_FOUND, f"SIP domain {domain_name} does not exist.")
         return found
 
     def _require_domain_manager(self) -> None:
@@ -193,15 +216,15 @@ class Sip:
             lock=lock, options=[selectinload(SipAccount.groups)],
         )  # fmt: skip
 
-    def add_account(self, fields: Mapping[str, Any]) -> SipAccount:
-        """A new account under its domain's customer and reseller. The domain row is
-        share-locked before any credit counter is changed (a domain move locks it first
-        too), so the account and the credits it is charged to follow the domain's placement
-        at commit."""
+    def add_account(self, fields: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        """A new account under its domain's customer and reseller: its stored row (as
+        SipAccount's attributes) and its groups. The domain row is share-locked before any
+        credit counter is changed (a domain move locks it first too), so the account and the
+        credits it is charged to follow the domain's placement at commit."""
         caller = self.caller
         sip_id = fields.get("id") or {}
         username = (sip_id.get("username") or "").strip()
-        domain = self.domain(sip_id.get("domain"), share=True)
+        domain = self._placement(sip_id.get("domain"), username)
         records.require_active_reseller(caller)
         if username == AUTOINCREMENT:
             username = self._next_numeric_username(domain.domain)
@@ -209,8 +232,7 @@ class Sip:
             raise NGNError(E.MISSING_PARAMETER, "A SIP account needs a username (or <autoincrement>).")
         _check_username(username)
         exists_message = f"SIP account {username}@{domain.domain} already exists."
-        taken = select(SipAccount.id).where(SipAccount.domain == domain.domain, SipAccount.username == username)
-        if self.session.execute(taken).first():
+        if domain.taken:
             raise NGNError(E.SIP_ACCOUNT_EXISTS, exists_message)
         owner = records.owner_for(self.session, caller, fields.get("owner"), domain.reseller)
         groups = _groups(fields.get("groups")) or []
@@ -221,15 +243,24 @@ class Sip:
             self.session, Credit.SIP_ACCOUNT, Holders.of(domain.reseller, domain.customer, owner),
             limited=records.limited(caller),
         )  # fmt: skip
-        account = SipAccount(
-            username=username, domain=domain.domain, owner=owner, customer=domain.customer,
-            reseller=domain.reseller, prepaid=prepaid, password_sealed=self.sealer.seal(fields.get("password") or ""),
-            groups=[SipGroupMember(name=g) for g in groups], **dict(_account_fields_given(fields)),
-        )  # fmt: skip
-        self.session.add(account)
-        records.flush_unique(self.session, E.SIP_ACCOUNT_EXISTS, exists_message)
-        audit.record(self.session, caller, "create", "sip_account", account.address, records.given(fields))
-        return account
+        values = {
+            "username": username, "domain": domain.domain, "owner": owner, "customer": domain.customer,
+            "reseller": domain.reseller, "prepaid": prepaid, "password_sealed": self.sealer.seal(fields.get("password") or ""),
+            **dict(_account_fields_given(fields)),
+        }  # fmt: skip
+        lengths.check_row(SipAccount, values)
+        # a plain insert (Core, the column defaults applied), returning the stored row: the
+        # ORM's unit of work cost several times the insert, on the path of every busy
+        # provisioning client, and nothing else in the request uses the object
+        connection = self.session.connection()
+        try:
+            account = connection.execute(_INSERT_ACCOUNT, values).one()
+        except IntegrityError:
+            raise NGNError(E.SIP_ACCOUNT_EXISTS, exists_message) from None
+        if groups:
+            connection.execute(insert(SipGroupMember), [{"account_id": account.id, "name": g} for g in groups])
+        audit.record(self.session, caller, "create", "sip_account", f"{username}@{domain.domain}", records.given(fields))
+        return account, groups
 
     def _next_numeric_username(self, domain: str) -> str:
         """The next free numeric username in the domain (the domain row is locked)."""
@@ -379,7 +410,7 @@ class Sip:
         caller = self.caller
         username, domain_name = _sip_id(fields.get("id"), "SIP alias")
         _check_username(username)
-        domain = self.domain(domain_name, share=True)  # before the credit counters, as add_account
+        domain = self._placement(domain_name, "")  # before the credit counters, as add_account
         records.require_active_reseller(caller)
         target_username, target_domain = _sip_id(fields.get("target"), "SIP alias target")
         exists_message = f"SIP alias {username}@{domain.domain} already exists."

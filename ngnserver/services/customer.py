@@ -104,7 +104,8 @@ def account_fields(account: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def account_to_wire(customer: Customer, password: str) -> dict[str, Any]:
+def account_to_wire(customer: Any, password: str, properties: Any = None) -> dict[str, Any]:
+    """A customer (a Customer, or its row with ``properties``) on the wire."""
     wire = {name: getattr(customer, attr) for name, attr in _STRINGS.items()}
     wire.update(
         id=customer.id,
@@ -115,7 +116,7 @@ def account_to_wire(customer: Customer, password: str) -> dict[str, Any]:
         credit=customer.credit,
         password=password,
         changeDate=wire_date(customer.change_date),
-        properties=[property_to_wire(p) for p in customer.properties],
+        properties=[property_to_wire(p) for p in (customer.properties if properties is None else properties)],
     )
     return wire
 
@@ -149,7 +150,8 @@ def _query(ctx: RequestContext, query: dict[str, Any] | None, resellers_only: bo
     customers = _customers(ctx)
     only_resellers = resellers_only or str(((query or {}).get("filter") or {}).get("only_resellers") or "") == "1"
     total, found = customers.customers(CUSTOMERS.query(query), only_resellers)
-    return {"total": total, "accounts": [account_to_wire(c, customers.password_of(c)) for c in found]}
+    return {"total": total, "accounts": [account_to_wire(a.row, customers.password_of(a.row), a.properties)
+                                         for a in found]}  # fmt: skip
 
 
 class CustomerService(ServiceBase):
@@ -186,8 +188,8 @@ class CustomerService(ServiceBase):
     @rpc(Integer32, _returns=CustomerAccount, _port_type="CustomerPort")
     def getAccount(ctx: RequestContext, id: int | None) -> dict[str, Any]:
         customers = _customers(ctx)
-        customer = customers.get(id)
-        return account_to_wire(customer, customers.password_of(customer))
+        account = customers.account(id)
+        return account_to_wire(account.row, customers.password_of(account.row), account.properties)
 
     @rpc(CustomerQuery, _returns=CustomerQueryResult, _port_type="CustomerPort")
     def getCustomers(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
@@ -204,4 +206,4 @@ class CustomerService(ServiceBase):
 
     @rpc(Integer32, _returns=CustomerPropertyArray, _port_type="CustomerPort")
     def getProperties(ctx: RequestContext, customer: int | None) -> list[dict[str, str]]:
-        return [property_to_wire(p) for p in _customers(ctx).get(customer).properties]
+        return [property_to_wire(p) for p in _customers(ctx).account(customer).properties]

@@ -189,7 +189,8 @@ def _clean_list(items: list[dict[str, Any]] | None, keys: tuple[str, ...]) -> li
     return [{k: item.get(k) for k in keys if item.get(k) is not None} for item in items if item]
 
 
-def account_to_wire(account: rows.SipAccount, password: str) -> dict[str, Any]:
+def account_to_wire(account: Any, password: str, groups: list[str]) -> dict[str, Any]:
+    """A SIP account (a SipAccount or its stored row) on the wire."""
     wire = {name: getattr(account, attr) for name, attr in _ACCOUNT_WIRE.items()}
     wire.update(
         id={"username": account.username, "domain": account.domain},
@@ -197,7 +198,7 @@ def account_to_wire(account: rows.SipAccount, password: str) -> dict[str, Any]:
         owner=account.owner,
         customer=account.customer,
         reseller=account.reseller,
-        groups=[g.name for g in account.groups],
+        groups=groups,
         prepaid=account.prepaid,
         acl=account.acl,
         properties=account.properties,
@@ -294,9 +295,9 @@ class SipService(ServiceBase):
     @rpc(SipAccount, _returns=SipAccount, _port_type=PORT)
     def addAccount(ctx: RequestContext, account: dict[str, Any] | None) -> dict[str, Any]:
         fields = account_fields(account or {})
-        created = _sip(ctx).add_account(fields)
+        created, groups = _sip(ctx).add_account(fields)
         # the password just sealed and stored, as sent (opening it again would cost a decrypt)
-        return account_to_wire(created, fields.get("password") or "")
+        return account_to_wire(created, fields.get("password") or "", groups)
 
     @rpc(SipAccount, _port_type=PORT)
     def updateAccount(ctx: RequestContext, account: dict[str, Any] | None) -> None:
@@ -310,14 +311,15 @@ class SipService(ServiceBase):
     def getAccount(ctx: RequestContext, sipId: dict[str, Any] | None) -> dict[str, Any]:
         sip = _sip(ctx)
         account = sip.account(sipId)
-        return account_to_wire(account, sip.password_of(account))
+        return account_to_wire(account, sip.password_of(account), [g.name for g in account.groups])
 
     @rpc(SipQuery, _returns=SipQueryResult, _port_type=PORT)
     def getAccounts(ctx: RequestContext, query: dict[str, Any] | None) -> dict[str, Any]:
         sip = _sip(ctx)
         groups = ((query or {}).get("filter") or {}).get("groups")
         total, accounts = sip.accounts(ACCOUNTS.query(query), groups)
-        return {"total": total, "accounts": [account_to_wire(a, sip.password_of(a)) for a in accounts]}
+        return {"total": total, "accounts": [account_to_wire(a, sip.password_of(a), [g.name for g in a.groups])
+                                             for a in accounts]}  # fmt: skip
 
     @rpc(SipAlias, _port_type=PORT)
     def addAlias(ctx: RequestContext, alias: dict[str, Any] | None) -> None:
