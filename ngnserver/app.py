@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from ngnserver import config, logs
+from ngnserver.core import logins
 from ngnserver.core.callers import authenticate
 from ngnserver.core.errors import E, NGNError
 from ngnserver.db import Database, Trouble, trouble
@@ -42,9 +43,10 @@ class NGNProApp:
         self.sealer = settings.sealer()
         self.db = database or settings.database()
         self.ports = build_port_map()
-        self.endpoint = SoapEndpoint(self.ports, AuthHeader, settings.max_request_bytes)
+        self.endpoint = SoapEndpoint(self.ports, AuthHeader, settings.max_request_bytes, settings.max_list_items)
         self.path = settings.endpoint_path
         self._wsdl_cache: dict[str, bytes] = {}
+        self._proxies = config.TrustedProxies.parse(settings.forwarded_allow_ips)
 
     # -- WSGI ------------------------------------------------------------------------------
 
@@ -76,7 +78,8 @@ class NGNProApp:
             error = NGNError(E.REQUEST_TOO_LARGE, f"The request is larger than {self.settings.max_request_bytes} bytes.")
             payload = self.endpoint.fault(error)
         else:
-            ok, payload, call, error = self.endpoint.handle(body, lambda c: self._invoke(c, caller_holder))
+            address = self.client_address(environ)
+            ok, payload, call, error = self.endpoint.handle(body, lambda c: self._invoke(c, caller_holder, address))
         logs.info(
             log,
             "soap",
@@ -90,7 +93,7 @@ class NGNProApp:
         )
         return _reply(start_response, "200 OK" if ok else "500 Internal Server Error", XML, payload)
 
-    def _invoke(self, call: Call, caller_holder: list[str]) -> Any:
+    def _invoke(self, call: Call, caller_holder: list[str], address: str | None = None) -> Any:
         """Run the call's operation, in one transaction, as the caller its auth header
         proves. A transaction the database broke off to resolve a deadlock (or a conflict
         between snapshots) wrote nothing, so it runs again, a few times."""
@@ -99,10 +102,18 @@ class NGNProApp:
         for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:
                 with self.db.transaction(write=write) as session:
-                    caller = authenticate(session, call.auth, self.settings.admins, self.sealer)
-                    caller_holder[:] = [caller.describe()]
-                    ctx = RequestContext(caller, session, self.settings, self.sealer, self.db.backend)
-                    return operation.function(ctx, *call.args)
+                    try:
+                        caller = authenticate(session, call.auth, self.settings.admins, self.sealer, address)
+                    except NGNError as exc:
+                        if exc.error is not E.AUTH_FAILED:
+                            raise
+                        failed = exc
+                    else:
+                        caller_holder[:] = [caller.describe()]
+                        ctx = RequestContext(caller, session, self.settings, self.sealer, self.db.backend)
+                        return operation.function(ctx, *call.args)
+                # outside the request's transaction, which may be read-only
+                raise self._failed_login(call.auth or {}, address, failed)
             except DBAPIError as exc:
                 meaning = trouble(exc)
                 if meaning is Trouble.RETRY and attempt < TRANSACTION_ATTEMPTS:
@@ -110,6 +121,24 @@ class NGNProApp:
                     continue
                 raise self._database_fault(operation, exc, meaning, write) from None
         raise AssertionError("unreachable")
+
+    def _failed_login(self, auth: dict[str, Any], address: str | None, failed: NGNError) -> NGNError:
+        """Count a failed login against its username and address; the fault to answer."""
+        login_keys = logins.keys(str(auth.get("username") or ""), address, bool(auth.get("admin")))
+        with self.db.transaction(write=True) as session:
+            blocked = logins.note_failure(session, self.settings.login_brake, login_keys)
+        if blocked is not None:
+            log.warning("failed logins block %s for now", ", ".join(login_keys))
+        return blocked or failed
+
+    def client_address(self, environ: dict[str, Any]) -> str | None:
+        """The client's address: the peer's, or the one a trusted proxy says it forwarded for
+        (the last in X-Forwarded-For: the one that proxy added)."""
+        peer = environ.get("REMOTE_ADDR")
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded and self._proxies.trusts(peer):
+            return forwarded.rsplit(",", 1)[-1].strip() or peer
+        return peer
 
     def _database_fault(self, operation: Any, exc: DBAPIError, meaning: Trouble, write: bool) -> NGNError:
         """The Fault for a database error, logged with what the database said."""
@@ -141,11 +170,16 @@ class NGNProApp:
         front, via X-Forwarded-Proto/Host/Prefix) reached it."""
         if self.settings.public_url:
             return self.settings.public_url
-        scheme = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip() or environ.get("wsgi.url_scheme", "http")
-        host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip() or environ.get("HTTP_HOST")
+        trusted = self._proxies.trusts(environ.get("REMOTE_ADDR"))
+
+        def forwarded(name: str) -> str:
+            return environ.get(name, "").split(",")[0].strip() if trusted else ""
+
+        scheme = forwarded("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
+        host = forwarded("HTTP_X_FORWARDED_HOST") or environ.get("HTTP_HOST")
         if not host:
             host = f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-        prefix = environ.get("HTTP_X_FORWARDED_PREFIX", "").rstrip("/") + environ.get("SCRIPT_NAME", "")
+        prefix = forwarded("HTTP_X_FORWARDED_PREFIX").rstrip("/") + environ.get("SCRIPT_NAME", "")
         return f"{scheme}://{host}{prefix}{self.path}"
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:

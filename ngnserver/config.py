@@ -6,6 +6,7 @@ Environment variables win over the file. See README, "Configuration".
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ngnserver.core.logins import Brake
 from ngnserver.core.properties import CREDIT_NAMES
 from ngnserver.core.sealing import PasswordSealer
 
@@ -55,6 +57,34 @@ def _flag(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class TrustedProxies:
+    """The proxies whose forwarded headers are believed: ``*`` (any), or addresses and
+    networks separated by commas (``127.0.0.1,::1,10.0.0.0/8``)."""
+
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    anyone: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> TrustedProxies:
+        entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+        if "*" in entries:
+            return cls(anyone=True)
+        try:
+            return cls(tuple(ipaddress.ip_network(entry, strict=False) for entry in entries))
+        except ValueError as exc:
+            raise ConfigError(f"NGNSERVER_FORWARDED_ALLOW_IPS: {exc}") from None
+
+    def trusts(self, address: str | None) -> bool:
+        if self.anyone:
+            return True
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False  # a Unix socket, or no address at all
+        return any(ip in network for network in self.networks)
+
+
+@dataclass(frozen=True)
 class Settings:
     state_dir: Path = Path("var")
     database_url: str = ""
@@ -64,6 +94,10 @@ class Settings:
     endpoint_path: str = "/ngnpro/"
     max_request_bytes: int = 2 * 1024 * 1024
     query_max_rows: int = 1000
+    # the most items one list of a request may hold (properties, ACL, groups, mappings...),
+    # and the most properties one customer keeps and their total size (names and values)
+    max_list_items: int = 100
+    max_properties_bytes: int = 32 * 1024
     reseller_default_credits: dict[str, int] = field(default_factory=dict)
     log_level: str = "INFO"
     ikano: IkanoSettings = field(default_factory=lambda: IkanoSettings())
@@ -77,6 +111,10 @@ class Settings:
     database_connect_timeout: float = 5.0
     database_statement_timeout: float = 20.0
     database_answer_timeout: float = 25.0
+    # proxies whose X-Forwarded-Proto/Host/Prefix are believed: addresses or networks, "*" any
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    # the brake on password guessing (core/logins.py)
+    login_brake: Brake = field(default_factory=lambda: Brake())
 
     @property
     def effective_database_url(self) -> str:
@@ -135,6 +173,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     networks = ikano("check_networks", "ATT,ATTTAS,VERTAS,VER")
     if isinstance(networks, str):
         networks = [n.strip().upper() for n in networks.split(",") if n.strip()]
+    TrustedProxies.parse(str(get("forwarded_allow_ips", "127.0.0.1,::1")))  # refused here, not in a worker
     try:
         return Settings(
             state_dir=Path(get("state_dir", "var")),
@@ -144,12 +183,22 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             public_url=get("public_url", ""),
             max_request_bytes=int(get("max_request_bytes", 2 * 1024 * 1024)),
             query_max_rows=int(get("query_max_rows", 1000)),
+            max_list_items=int(get("max_list_items", 100)),
+            max_properties_bytes=int(get("max_properties_bytes", 32 * 1024)),
             reseller_default_credits=_parse_credits(credits) if isinstance(credits, str) else dict(credits),
             log_level=str(get("log_level", "INFO")).upper(),
             prepared_statements=_flag(get("prepared_statements", True)),
             database_connect_timeout=float(get("database_connect_timeout", 5)),
             database_statement_timeout=float(get("database_statement_timeout", 20)),
             database_answer_timeout=float(get("database_answer_timeout", 25)),
+            forwarded_allow_ips=str(get("forwarded_allow_ips", "127.0.0.1,::1")),
+            login_brake=Brake(
+                max_failures=int(get("login_max_failures", 10)),
+                max_failures_per_address=int(get("login_max_failures_per_address", 50)),
+                backoff=float(get("login_backoff_seconds", 30)),
+                max_backoff=float(get("login_max_backoff_seconds", 900)),
+                window=float(get("login_failure_window_seconds", 900)),
+            ),
             ikano=IkanoSettings(
                 url=ikano("url", ""),
                 keyid=str(ikano("keyid", "")),

@@ -470,5 +470,25 @@ DROP FUNCTION IF EXISTS ngn_caller_changed();
 
 UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num = '0008';
 
+-- Running upgrade 0009 -> 0010
+
+ALTER TABLE audit_log ALTER COLUMN record_key TYPE VARCHAR(512);
+
+UPDATE alembic_version SET version_num='0010' WHERE alembic_version.version_num = '0009';
+
+-- Running upgrade 0010 -> 0011
+
+CREATE TABLE login_failures (
+    key VARCHAR(200) NOT NULL, 
+    failures INTEGER NOT NULL, 
+    last_failure TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    blocked_until TIMESTAMP WITHOUT TIME ZONE, 
+    CONSTRAINT pk_login_failures PRIMARY KEY (key)
+);
+
+CREATE INDEX ix_login_failures_last_failure ON login_failures (last_failure);
+
+UPDATE alembic_version SET version_num='0011' WHERE alembic_version.version_num = '0010';
+
 COMMIT;
 

@@ -86,11 +86,11 @@ def postgres() -> Iterator[TemporaryPostgres]:
 
 
 def make_settings(state_dir: Path, database_url: str, **overrides: object) -> config.Settings:
+    overrides.setdefault("secret_key", PasswordSealer.new_key())
     return config.Settings(
         state_dir=state_dir,
         database_url=database_url,
         admins={ADMIN[0]: ADMIN[1]},
-        secret_key=PasswordSealer.new_key(),
         **overrides,  # type: ignore[arg-type]
     )
 

@@ -212,6 +212,27 @@ def test_zones_outside_the_scope_do_not_exist(world):
     refused(7001, r2, "addZone", zone=("DnsZone", {"name": "r1.example"}))
 
 
+def test_a_reseller_creates_no_zone_inside_or_above_another_resellers_zone(world):
+    add_zone(world.admin, "victim-co.test", customer=world.r2)
+    add_zone(world.admin, "shop.victim2.test", customer=world.d1)
+    r1 = world.login("r1")
+    inside = refused(7010, r1, "addZone", zone=("DnsZone", {"name": "www.victim-co.test"}))
+    assert "inside a zone of another reseller" in inside.errorstring
+    above = refused(7010, r1, "addZone", zone=("DnsZone", {"name": "victim2.test"}))
+    assert "above a zone of another reseller" in above.errorstring
+    refused(7010, r1, "addZone", zone=("DnsZone", {"name": "a.b.www.victim-co.test", "customer": world.c1}))
+    refused(7010, world.login("staff1"), "addZone", zone=("DnsZone", {"name": "x.victim-co.test"}))
+    names = {z["name"] for z in world.admin.call("Dns", "getZones", query={})["zones"]}
+    assert names == {"victim-co.test", "shop.victim2.test"}
+    # a look-alike is no parent, and a reseller nests zones inside its own freely
+    add_zone(r1, "co.test")
+    add_zone(r1, "evilvictim-co.test")
+    add_zone(r1, "sub.co.test")
+    add_zone(world.login("r2"), "www.victim-co.test")
+    # admin places zones wherever the operator wants them
+    add_zone(world.admin, "deep.shop.victim2.test", customer=world.r1)
+
+
 # -- zone values --------------------------------------------------------------------------------------
 
 

@@ -130,6 +130,26 @@ def test_qualifying_needs_the_right(env, server):
     assert info.value.errorcode == 4004
 
 
+def test_only_admin_grants_the_qualify_right_and_a_staff_login_has_its_resellers(env):
+    env.admin.call("Customer", "setProperties", customer=env.r, properties=[{"name": "qualify_service", "value": ""}])
+    staff = add(env.admin, username="staff", reseller=env.r, impersonate=env.r)["id"]
+    with pytest.raises(SoapFault) as info:
+        env.reseller.call("Customer", "setProperties", customer=staff,
+                          properties=[{"name": "qualify_service", "value": "1"}])  # fmt: skip
+    assert info.value.errorcode == 4006 and "qualify_service" in info.value.errorstring
+    # granted by admin to the staff account, it still is not its reseller's right
+    env.admin.call("Customer", "setProperties", customer=staff, properties=[{"name": "qualify_service", "value": "1"}])
+    with pytest.raises(SoapFault) as info:
+        Client(env.url, "staff", "pw-staff", admin=False).call(
+            "Dsl", "qualify", address=("DslAddress", ADDRESS), locationType="R", customer=env.c
+        )
+    assert info.value.errorcode == 4004
+    # a plain customer granted the right by admin qualifies for itself
+    env.admin.call("Customer", "setProperties", customer=env.c, properties=[{"name": "qualify_service", "value": "1"}])
+    q = Client(env.url, "c", "pw-c", admin=False).call("Dsl", "qualify", address=("DslAddress", ADDRESS), locationType="R")
+    assert q["status"] == "P"
+
+
 def test_order_follows_new_pending_completed_with_static_ips_and_notes(env):
     created = env.ordered()
     env.drain()

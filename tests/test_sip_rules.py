@@ -312,3 +312,17 @@ def test_text_longer_than_its_column_is_refused_and_nothing_is_written(world):
     error = refused(2006, world.admin, "updateAccount", account=("SipAccount", {"id": {"username": "long", "domain": DOMAIN}, "email": "e" * 256}))
     assert error.errorstring == "email is 256 characters long; at most 255 are allowed."
     assert world.admin.call("Sip", "getAccount", sipId=sip_id("long"))["email"] == ""
+
+
+def test_the_longest_legal_address_is_stored_and_audited(world):
+    domain = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])  # 253 characters
+    username = "u" * 64
+    assert len(domain) == 253
+    world.admin.call("Sip", "addDomain", domain=("SipDomain", {"domain": domain, "customer": world.r1}))
+    add_account(world.admin, username, domain)
+    world.admin.call("Sip", "addAlias", alias=("SipAlias", {"id": {"username": "v" * 64, "domain": domain},
+                                                           "target": {"username": username, "domain": domain}}))  # fmt: skip
+    world.admin.call("Sip", "deleteAccount", sipId=sip_id(username, domain))
+    with world.server.database.engine.connect() as conn:
+        keys = conn.execute(text("SELECT record_key FROM audit_log WHERE kind = 'sip_account'")).scalars().all()
+    assert keys == [f"{username}@{domain}"] * 2

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from ngnserver import db
+from ngnserver import config, db
 from ngnserver.app import NGNProApp
 from tests.conftest import ADMIN, make_settings, serve_app
 from tests.support.wire import (
@@ -247,6 +249,64 @@ def test_array_items_may_have_any_element_name(server):
     assert ok(server, customer_call("setProperties", parts), "setProperties") is None
     props = server.admin().call("Customer", "getProperties", customer=created["id"])
     assert {p["name"]: p["value"] for p in props} == {"first": "1", "second": "2", "third": "3"}
+
+
+ALICE_AUTH = "<auth><username>alice</username><password>pw</password><admin>false</admin></auth>"
+
+
+@pytest.mark.parametrize("item", ["<item/>", "<item></item>", '<item xsi:nil="true"/>'])
+def test_an_empty_property_item_is_ignored_for_any_caller(server, item):
+    created = add_customer(server, username="alice")
+    parts = (
+        f'<customer xsi:type="xsd:int">{created["id"]}</customer>'
+        f"<properties>{item}<item><name>kept</name><value>1</value></item></properties>"
+    )
+    for header in (ADMIN_AUTH, ALICE_AUTH):
+        assert ok(server, customer_call("setProperties", parts, header), "setProperties") is None
+    assert [p["name"] for p in server.admin().call("Customer", "getProperties", customer=created["id"])] == ["kept"]
+
+
+@pytest.mark.parametrize(
+    ("item", "errorcode"),
+    [
+        ("<item>text</item>", 2006),
+        ("<item><value>1</value></item>", 5007),
+        ("<item><name>x</name><value>1</value><permission>god</permission></item>", 5007),
+    ],
+)
+def test_a_property_without_a_name_or_with_an_unknown_permission_is_a_client_fault(server, item, errorcode):
+    created = add_customer(server, username="alice")
+    parts = f'<customer xsi:type="xsd:int">{created["id"]}</customer><properties>{item}</properties>'
+    for header in (ADMIN_AUTH, ALICE_AUTH):
+        failure = fault(server, customer_call("setProperties", parts, header))
+        assert (failure.errorcode, failure.faultcode) == (errorcode, "SOAP-ENV:Client"), failure
+    assert server.admin().call("Customer", "getProperties", customer=created["id"]) == []
+
+
+def test_lists_and_properties_per_customer_are_bounded(server):
+    created = add_customer(server, username="alice")
+    alice = server.login("alice", "pw")
+
+    def props(n, start=0, size=1):
+        return [{"name": f"p{i}", "value": "v" * size} for i in range(start, start + n)]
+
+    too_many = pytest.raises(SoapFault)
+    with too_many as info:
+        alice.call("Customer", "setProperties", customer=created["id"], properties=props(101))
+    assert info.value.errorcode == 2006 and "at most 100" in info.value.errorstring
+    # a list within the bound, repeated, still cannot pile up more than the bound
+    alice.call("Customer", "setProperties", customer=created["id"], properties=props(60))
+    with pytest.raises(SoapFault) as info:
+        alice.call("Customer", "setProperties", customer=created["id"], properties=props(60, start=60))
+    assert info.value.errorcode == 2006 and "would keep 120 properties" in info.value.errorstring
+    with pytest.raises(SoapFault) as info:
+        alice.call("Customer", "setProperties", customer=created["id"], properties=props(40, start=60, size=1000))
+    assert info.value.errorcode == 2006 and "32768 bytes" in info.value.errorstring
+    assert len(server.admin().call("Customer", "getProperties", customer=created["id"])) == 60
+    # deleting some makes room
+    alice.call("Customer", "setProperties", customer=created["id"],
+               properties=[{"name": f"p{i}", "value": ""} for i in range(20)] + props(60, start=60))  # fmt: skip
+    assert len(server.admin().call("Customer", "getProperties", customer=created["id"])) == 100
 
 
 def test_soap_enc_offset_and_an_undeclared_array_type_in_a_request_are_accepted(server):
@@ -563,6 +623,37 @@ def test_the_wsdl_honours_forwarded_proto_and_host(server):
     assert b'schemaLocation="https://ngn.example.net/ngnpro/soap-encoding.xsd"' in response.body
     # and the next client, reaching it directly, is not given the proxy's address
     assert _soap_address(get(server, "/ngnpro/wsdl").body) == server.url
+
+
+def _wsdl_address_from(source: str, url: str, headers: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    request = "".join(
+        [f"GET /ngnpro/?wsdl HTTP/1.0\r\nHost: {parts.netloc}\r\n", *(f"{k}: {v}\r\n" for k, v in headers.items()), "\r\n"]
+    )
+    with socket.create_connection((parts.hostname, parts.port), timeout=10, source_address=(source, 0)) as sock:
+        sock.sendall(request.encode())
+        raw = b"".join(iter(lambda: sock.recv(65536), b""))
+    return _soap_address(raw.partition(b"\r\n\r\n")[2])
+
+
+def test_forwarded_headers_are_believed_only_from_the_trusted_proxies(server, tmp_path):
+    forged = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example", "X-Forwarded-Prefix": "/x"}
+    # the default trusts the loopback proxy 127.0.0.1 and ::1 only
+    assert _wsdl_address_from("127.0.0.1", server.url, forged) == "https://evil.example/x/ngnpro/"
+    assert _wsdl_address_from("127.0.0.2", server.url, forged) == server.url
+    settings = make_settings(tmp_path, server.database.url, forwarded_allow_ips="10.0.0.0/8, 127.0.0.2")
+    base, httpd = serve_app(NGNProApp(settings, server.database))
+    try:
+        assert _wsdl_address_from("127.0.0.2", base + "/ngnpro/", forged) == "https://evil.example/x/ngnpro/"
+        assert _wsdl_address_from("127.0.0.1", base + "/ngnpro/", forged) == base + "/ngnpro/"
+    finally:
+        httpd.shutdown()
+
+
+def test_a_bad_trusted_proxy_list_is_refused_at_start(monkeypatch):
+    monkeypatch.setenv("NGNSERVER_FORWARDED_ALLOW_IPS", "127.0.0.1,proxy.example")
+    with pytest.raises(config.ConfigError, match="NGNSERVER_FORWARDED_ALLOW_IPS"):
+        config.load()
 
 
 def test_the_soap_encoding_schema_is_served(server):

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
+from ngnserver.core import logins
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.sealing import PasswordSealer
 from ngnserver.models import Customer
@@ -75,28 +76,29 @@ _RESELLER = aliased(Customer)
 # The account authentication needs (id, reseller, impersonate, sealed password) and its
 # reseller's active flag, in one read, by id or by username: built once (building a
 # statement costs more than running it), the value bound on every call.
+# The same read says whether the brake on password guessing holds this login back.
 _ACCOUNT = select(
     Customer.id, Customer.reseller, Customer.impersonate, Customer.password_sealed,
-    select(_RESELLER.reseller_active).where(_RESELLER.id == Customer.reseller).scalar_subquery(),
+    select(_RESELLER.reseller_active).where(_RESELLER.id == Customer.reseller).scalar_subquery().label("reseller_active"),
+    logins.BLOCKED_UNTIL.scalar_subquery().label("blocked_until"),
 )  # fmt: skip
 _BY_ID = _ACCOUNT.where(Customer.id == bindparam("key"))
 _BY_USERNAME = _ACCOUNT.where(Customer.username == bindparam("key"))
 
 
-def _account(session: Session, statement: Any, key: Any) -> Any:
+def _account(session: Session, statement: Any, key: Any, login_keys: list[str]) -> Any:
     """The account ``statement`` finds for ``key``; None when there is none."""
-    return session.connection().execute(statement, {"key": key}).first()
+    return session.connection().execute(statement, {"key": key, "brake_keys": login_keys}).first()
 
 
 def _acting_as(row: Any, login: str, admin_login: bool) -> Caller:
-    customer_id, reseller, impersonate, _sealed, reseller_active = row
     return Caller(
-        role=_role(customer_id, reseller, impersonate),
+        role=_role(row.id, row.reseller, row.impersonate),
         login=login,
-        customer_id=customer_id,
-        reseller_id=reseller,
+        customer_id=row.id,
+        reseller_id=row.reseller,
         admin_login=admin_login,
-        reseller_active=bool(reseller_active),
+        reseller_active=bool(row.reseller_active),
     )
 
 
@@ -105,10 +107,12 @@ def authenticate(
     auth: Mapping[str, object] | None,
     admins: Mapping[str, str],
     sealer: PasswordSealer,
+    address: str | None = None,
 ) -> Caller:
     """The caller the header proves, or NGNError. A wrong password and an unknown username
     cost the same (a sealed dummy is opened for the unknown one), so timing tells a guesser
-    nothing about which usernames exist."""
+    nothing about which usernames exist. A login the brake on guessing holds back (see
+    ``logins``; ``address`` is the client's) is refused before its password is looked at."""
     if not auth:
         raise NGNError(E.AUTH_MISSING, "Every request needs an auth header with username and password.")
     username = str(auth.get("username") or "")
@@ -116,21 +120,25 @@ def authenticate(
     if not username or not password:
         raise NGNError(E.AUTH_FAILED, "The auth header needs both a username and a password.")
 
+    login_keys = logins.keys(username, address, bool(auth.get("admin")))
     if auth.get("admin"):
+        impersonate = auth.get("impersonate") or 0
+        row = _account(session, _BY_ID, impersonate, login_keys) if impersonate else None
+        logins.refuse_if_blocked(row.blocked_until if row else logins.blocked_until(session, login_keys))
         expected = admins.get(username)
         # compare_digest against a dummy keeps the timing of unknown and known names alike
         if not hmac.compare_digest((expected or "\0").encode(), password.encode()) or expected is None:
             raise NGNError(E.AUTH_FAILED, "Wrong admin username or password.")
-        impersonate = auth.get("impersonate") or 0
         if not impersonate:
             return Caller(role=Role.ADMIN, login=username, admin_login=True)
-        row = _account(session, _BY_ID, impersonate)
         if row is None:
             raise NGNError(E.IMPERSONATE_UNKNOWN, f"Cannot impersonate customer {impersonate}: it does not exist.")
         # an admin's password is in the settings: the customer's does not matter
         return _acting_as(row, username, admin_login=True)
 
-    row = _account(session, _BY_USERNAME, username)
+    row = _account(session, _BY_USERNAME, username, login_keys)
+    if row is not None:
+        logins.refuse_if_blocked(row.blocked_until)
     sealed = bytes(row.password_sealed) if row is not None else sealer.dummy()
     if not sealer.matches(sealed, password) or row is None:
         raise NGNError(E.AUTH_FAILED, "Wrong customer username or password.")

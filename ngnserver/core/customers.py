@@ -19,13 +19,14 @@ from ngnserver.core import (
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import (
+    PERMISSIONS,
     WELL_KNOWN,
     may_change,
     permission_of,
     stricter,
     validate_value,
 )
-from ngnserver.core.queries import Query, fetch_page
+from ngnserver.core.queries import Page, Query
 from ngnserver.core.sealing import PasswordSealer
 from ngnserver.db import insert_skipping_duplicates
 from ngnserver.models import Customer, CustomerProperty, ResellerSize
@@ -57,11 +58,14 @@ _ACCOUNT_IN_SCOPE = {
 }
 
 
-_PROPERTIES_OF = (
-    select(_PROPERTIES)
-    .where(_PROPERTIES.c.customer_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_PROPERTIES.c.customer_id, _PROPERTIES.c.name)
-)
+# a listing's total from the reseller counters: (resellers only, of one reseller) -> statement
+_SIZES = ResellerSize.__table__
+_COUNTED = {
+    (False, False): select(func.coalesce(func.sum(_SIZES.c.customers), 0)),
+    (False, True): select(func.coalesce(func.sum(_SIZES.c.customers), 0)).where(_SIZES.c.reseller == bindparam("reseller")),
+    (True, False): select(func.count()).select_from(_SIZES),
+    (True, True): select(func.count()).select_from(_SIZES).where(_SIZES.c.reseller == bindparam("reseller")),
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ def properties_from(items: Iterable[Mapping[str, Any]] | None) -> list[PropertyC
     """Property structs from the wire, validated; later entries of the same name win."""
     changes: dict[str, PropertyChange] = {}
     for item in items or ():
+        if item is None:
+            continue  # an empty <item/> carries nothing
         name = str(item.get("name") or "").strip()
         if not name:
             raise NGNError(E.INVALID_PROPERTY, "Every property needs a name.")
@@ -95,7 +101,13 @@ def properties_from(items: Iterable[Mapping[str, Any]] | None) -> list[PropertyC
             raise NGNError(E.INVALID_PROPERTY, f"The value of property {name} is longer than 1024 characters.")
         if value and (problem := validate_value(name, value)):
             raise NGNError(E.INVALID_PROPERTY, problem)
-        changes[name] = PropertyChange(name, value, item.get("category"), item.get("permission"))
+        permission = item.get("permission")
+        if permission and permission not in PERMISSIONS:
+            raise NGNError(
+                E.INVALID_PROPERTY,
+                f"The permission of property {name} must be one of {', '.join(PERMISSIONS)}, not {permission!r}.",
+            )
+        changes[name] = PropertyChange(name, value, item.get("category"), permission)
     return list(changes.values())
 
 
@@ -103,8 +115,10 @@ class Customers:
     """Customer operations for one request: a session, the caller and the password sealer."""
 
     def __init__(self, session: Session, caller: Caller, sealer: PasswordSealer, max_rows: int = 1000,
-                 reseller_default_credits: Mapping[str, int] | None = None) -> None:
+                 reseller_default_credits: Mapping[str, int] | None = None,
+                 property_limits: tuple[int, int] = (100, 32 * 1024)) -> None:
         self.session = session
+        self.property_limits = property_limits
         self.caller = caller
         self.sealer = sealer
         self.max_rows = max_rows
@@ -181,11 +195,8 @@ class Customers:
             if reseller and reseller != caller.reseller_id:
                 return 0
             reseller = caller.reseller_id
-        counted = select(func.count()) if only_resellers else select(func.coalesce(func.sum(ResellerSize.customers), 0))
-        stmt = counted.select_from(ResellerSize)
-        if reseller:
-            stmt = stmt.where(ResellerSize.reseller == reseller)
-        return int(self.session.execute(stmt).scalar_one())
+        stmt = _COUNTED[only_resellers, bool(reseller)]
+        return int(self.session.connection().execute(stmt, {"reseller": reseller}).scalar_one())
 
     def password_of(self, customer: Customer) -> str:
         return self.sealer.open(customer.password_sealed)
@@ -310,15 +321,26 @@ class Customers:
         scope = self._scope()
         if resellers_only:
             scope.append(Customer.id == Customer.reseller)
-        total, rows = fetch_page(
-            self.session, select(_CUSTOMERS), scope, query, (Customer.id, "ASC"), Customer.id, self.max_rows,
-            lambda: self._counted(query, resellers_only),
-        )  # fmt: skip
-        by_customer: dict[int, list[Any]] = {row.id: [] for row in rows}
-        if by_customer:
-            for prop in self.session.connection().execute(_PROPERTIES_OF, {"ids": list(by_customer)}):
-                by_customer[prop.customer_id].append(prop)
-        return total, [Account(row, by_customer[row.id]) for row in rows]
+        # the page and its customers' properties in one read: the page as a subquery, a row
+        # per property (or one for a customer without), in the page's order
+        page = Page(select(_CUSTOMERS), scope, query, (Customer.id, "ASC"), Customer.id, self.max_rows)
+        paged = page.select.subquery()
+        stmt = (
+            select(paged, *(_PROPERTIES.c[n].label(f"property_{n}") for n in ("name", "value", "category", "permission")))
+            .outerjoin(_PROPERTIES, _PROPERTIES.c.customer_id == paged.c.id)
+            .order_by(*page.ordering(paged.c), _PROPERTIES.c.name)
+        )
+        by_customer: dict[int, Account] = {}
+        for row in self.session.connection().execute(stmt):
+            account = by_customer.get(row.id)
+            if account is None:
+                account = by_customer[row.id] = Account(row, [])
+            if row.property_name is not None:
+                account.properties.append(
+                    PropertyChange(row.property_name, row.property_value, row.property_category, row.property_permission)
+                )
+        total = page.total(self.session, len(by_customer), lambda: self._counted(query, resellers_only))
+        return total, list(by_customer.values())
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -434,9 +456,10 @@ class Customers:
             needed = permission_of(permission)
             if existing is not None:
                 needed = stricter(needed, permission_of(existing.permission))
-            if not may_change(self.caller, customer, needed):
+            if not may_change(self.caller, customer, change.name, needed):
                 refused.append(change.name)
             planned.append((change, existing, category, permission))
+        self._check_property_limits(customer, current, planned)
         if refused:
             raise NGNError(
                 E.PROPERTY_PERMISSION,
@@ -452,6 +475,27 @@ class Customers:
                 )
             else:
                 existing.value, existing.category, existing.permission = change.value, category, permission
+
+
+    def _check_property_limits(
+        self, customer: Customer, current: Mapping[str, CustomerProperty], planned: list[Any]
+    ) -> None:
+        """What the customer would keep after ``planned``: at most so many properties, of at
+        most so many bytes of names and values together (2006)."""
+        kept = {name: prop.value for name, prop in current.items()}
+        for change, *_ in planned:
+            if change.value:
+                kept[change.name] = change.value
+            else:
+                kept.pop(change.name, None)
+        most, most_bytes = self.property_limits
+        size = sum(len(name.encode()) + len(value.encode()) for name, value in kept.items())
+        if len(kept) > most or size > most_bytes:
+            raise NGNError(
+                E.INVALID_VALUE,
+                f"The customer would keep {len(kept)} properties of {size} bytes; at most {most} "
+                f"properties of {most_bytes} bytes in all are accepted. Nothing was changed.",
+            )
 
 
 def _changes(fields: Mapping[str, Any], properties: list[PropertyChange]) -> dict[str, Any]:

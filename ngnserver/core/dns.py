@@ -55,7 +55,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -444,6 +444,7 @@ class Dns:
         customer, reseller = records.placement(
             self.session, self.caller, fields.get("customer"), fields.get("reseller")
         )
+        self._check_no_overlap(name, reseller)
         zone = DnsZone(
             name=name, customer=customer, reseller=reseller, serial=first_serial(utcnow().date()),
             email=soa_email(None, name), info="", nameservers=[],
@@ -464,6 +465,29 @@ class Dns:
             raise NGNError(E.DNS_ZONE_EXISTS, f"DNS zone {name} already exists.") from None
         audit.record(self.session, self.caller, "create", "dns_zone", name, records.given(fields))
         return zone
+
+    def _check_no_overlap(self, name: str, reseller: int) -> None:
+        """A reseller's zone may lie inside or above its own zones only: a zone inside another
+        reseller's (``www.victim.test`` under ``victim.test``) would answer for its names, and
+        one above it would let its owner delegate them away. Admin places zones anywhere."""
+        if self.caller.role is Role.ADMIN:
+            return
+        labels = name.split(".")
+        parents = [".".join(labels[n:]) for n in range(1, len(labels))]
+        other = self.session.execute(
+            select(DnsZone.name)
+            .where(
+                DnsZone.reseller != reseller,
+                or_(DnsZone.name.in_(parents), DnsZone.name.endswith("." + name, autoescape=True)),
+            )
+            .limit(1)
+        ).scalar()
+        if other is not None:
+            where = "inside" if other in parents else "above"
+            raise NGNError(
+                E.DNS_ZONE_OVERLAP,
+                f"DNS zone {name} would lie {where} a zone of another reseller; ask the operator.",
+            )
 
     def update_zone(self, fields: Mapping[str, Any]) -> None:
         self._require_zone_manager()

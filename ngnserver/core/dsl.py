@@ -117,9 +117,13 @@ class Dsl:
     # -- qualification ---------------------------------------------------------------------
 
     def _may_qualify(self) -> bool:
+        """Admin; a reseller (or its staff login) whose reseller account has the right; a
+        customer that has it, or whose reseller has it. Only admin grants it."""
         if self.caller.role is Role.ADMIN:
             return True
-        holders = {self.caller.customer_id, self.caller.reseller_id}
+        holders = {self.caller.reseller_id}
+        if self.caller.role is Role.CUSTOMER:
+            holders.add(self.caller.customer_id)
         values = self.session.execute(
             select(CustomerProperty.value).where(
                 CustomerProperty.customer_id.in_(holders), CustomerProperty.name == Right.QUALIFY_SERVICE.value

@@ -115,6 +115,9 @@ class E:
     RESELLER_INACTIVE = ErrorCode(
         4007, "Reseller inactive", "the caller's reseller is not active (resellerActive false)"
     )
+    LOGIN_BLOCKED = ErrorCode(
+        4008, "Authentication failed", "too many failed logins for the username or address; try again later"
+    )
 
     CUSTOMER_USERNAME_EXISTS = ErrorCode(
         5001, "Duplicate username", "customer username already exists"
@@ -162,6 +165,9 @@ class E:
     DNS_NAME_OUTSIDE_ZONE = ErrorCode(7008, "Name outside zone", "the record's name is not inside its zone")
     DNS_INVALID_ZONE = ErrorCode(
         7009, "Invalid zone", "the zone's name, SOA values, e-mail or name servers are not valid"
+    )
+    DNS_ZONE_OVERLAP = ErrorCode(
+        7010, "Overlapping zone", "the DNS zone lies inside or above a zone held by another reseller"
     )
 
     DSL_PACKAGE_NOT_FOUND = ErrorCode(8001, "Package not found", "the DSL package does not exist")

@@ -18,6 +18,9 @@ class Permission(enum.StrEnum):
     CUSTOMER = "customer"
 
 
+PERMISSIONS = tuple(p.value for p in Permission)
+
+
 class Credit(enum.StrEnum):
     """Credit properties: each bounds how many records of one kind may be created."""
 
@@ -51,6 +54,10 @@ WELL_KNOWN: dict[str, tuple[str, Permission]] = {
     **{r.value: ("sip", Permission.ADMIN) for r in Right},
 }
 
+OPERATOR_ONLY = frozenset({Right.QUALIFY_SERVICE.value})
+"""Properties only admin may change, on any customer: a reseller that could set one on a
+child customer would grant itself the right through that customer's staff login."""
+
 _RANK = {Permission.CUSTOMER: 0, Permission.RESELLER: 1, Permission.ADMIN: 2}
 
 
@@ -66,15 +73,17 @@ def stricter(a: Permission, b: Permission) -> Permission:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-def may_change(caller: Caller, target: Customer, permission: Permission) -> bool:
-    """Whether ``caller`` may change a property of ``permission`` level on ``target``.
+def may_change(caller: Caller, target: Customer, name: str, permission: Permission) -> bool:
+    """Whether ``caller`` may change property ``name`` of ``permission`` level on ``target``.
 
-    admin: any. ``admin`` level: a reseller on its child customers, never on itself.
-    ``reseller`` level: the target's reseller. Anything else: the target itself too.
-    The caller is assumed to have ``target`` in scope already.
+    admin: any. :data:`OPERATOR_ONLY` properties: admin alone. ``admin`` level: a reseller
+    on its child customers, never on itself. ``reseller`` level: the target's reseller.
+    Anything else: the target itself too. The caller is assumed to have ``target`` in scope.
     """
     if caller.role is Role.ADMIN:
         return True
+    if name in OPERATOR_ONLY:
+        return False
     own_reseller = caller.role is Role.RESELLER and caller.reseller_id == target.reseller
     if permission is Permission.ADMIN:
         return own_reseller and target.id != target.reseller

@@ -72,14 +72,45 @@ def fetch_page(
     """(total matches, rows of the requested page) of ``stmt`` within ``scope``.
     ``tiebreak`` (a unique column) keeps pages stable when the order has ties; ``total``,
     when given, may answer the count from a counter (None: count the rows)."""
-    column, direction = query.order or default_order
-    ordering = [column.desc(), tiebreak.desc()] if direction == "DESC" else [column.asc(), tiebreak.asc()]
-    where = [*scope, *query.where()]
-    limit = query.limit(max_rows)
-    rows = session.execute(stmt.where(*where).order_by(*ordering).offset(query.start).limit(limit)).all()
-    if query.start == 0 and len(rows) < limit:
-        return len(rows), rows  # a first page that is not full holds every match
-    counted = total() if total is not None else None
-    if counted is None:
-        counted = session.execute(select(func.count()).select_from(tiebreak.table).where(*where)).scalar_one()
-    return counted, rows
+    page = Page(stmt, scope, query, default_order, tiebreak, max_rows)
+    # a select of tables (not of mapped classes) gives plain rows: run it without the ORM
+    run = session.execute if stmt.column_descriptions[0].get("entity") is not None else session.connection().execute
+    rows = run(page.select).all()
+    return page.total(session, len(rows), total), rows
+
+
+class Page:
+    """One page of ``stmt`` within ``scope`` as ``query`` asks for it (see ``fetch_page``),
+    for a listing that reads more with its page (``select`` as a subquery to join)."""
+
+    def __init__(
+        self,
+        stmt: Select[Any],
+        scope: Sequence[ColumnElement[bool]],
+        query: Query,
+        default_order: tuple[Any, str],
+        tiebreak: Any,
+        max_rows: int,
+    ) -> None:
+        column, direction = query.order or default_order
+        self.order = [(column, direction), (tiebreak, direction)]
+        self.where = [*scope, *query.where()]
+        self.query, self.tiebreak, self.size = query, tiebreak, query.limit(max_rows)
+        self.select = stmt.where(*self.where).order_by(*self.ordering()).offset(query.start).limit(self.size)
+
+    def ordering(self, columns: Any = None) -> list[Any]:
+        """The page's order, on its own columns or on those of ``columns`` (the page as a
+        subquery's ``.c``)."""
+        found = [(column if columns is None else columns[column.key], d) for column, d in self.order]
+        return [column.desc() if d == "DESC" else column.asc() for column, d in found]
+
+    def total(self, session: Session, found: int, total: Callable[[], int | None] | None = None) -> int:
+        """Every match's count, when ``found`` rows made the page."""
+        if self.query.start == 0 and found < self.size:
+            return found  # a first page that is not full holds every match
+        counted = total() if total is not None else None
+        if counted is None:
+            counted = session.execute(
+                select(func.count()).select_from(self.tiebreak.table).where(*self.where)
+            ).scalar_one()
+        return counted

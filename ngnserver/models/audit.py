@@ -24,7 +24,7 @@ class AuditEntry(Base):
     acting_as: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(16), nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    record_key: Mapped[str] = mapped_column(String(255), nullable=False)
+    record_key: Mapped[str] = mapped_column(String(512), nullable=False)
     changes: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
 
     __table_args__ = (

@@ -133,6 +133,7 @@ def _customers(ctx: RequestContext) -> Customers:
         ctx.sealer,
         max_rows=settings.query_max_rows,
         reseller_default_credits=settings.reseller_default_credits,
+        property_limits=(settings.max_list_items, settings.max_properties_bytes),
     )
 
 

@@ -150,10 +150,14 @@ def _decode_string(el: etree._Element, path: str) -> str | None:
     return el.text or ""
 
 
+DEFAULT_MAX_ITEMS = 100
+
+
 @cache
-def decoder(spyne_type: type) -> Decoder:
+def decoder(spyne_type: type, max_items: int = DEFAULT_MAX_ITEMS) -> Decoder:
     """The function that turns an element into the Python value of ``spyne_type``: int,
-    bool, float, str, dict (structs) or list (arrays); None where nothing was given."""
+    bool, float, str, dict (structs) or list (arrays); None where nothing was given. An
+    array of more than ``max_items`` items is refused (2006)."""
     kind = _kind(spyne_type)
     if kind == "int":
         return _decode_int
@@ -169,14 +173,14 @@ def decoder(spyne_type: type) -> Decoder:
 
         def decode_array(el: etree._Element, path: str) -> list[Any] | None:
             if not item_decoder_holder:
-                item_decoder_holder.append(decoder(item_type))
+                item_decoder_holder.append(decoder(item_type, max_items))
             if _is_absent(el):
                 return None
             decode_item = item_decoder_holder[0]
-            return [
-                decode_item(child, f"{path}[{i}]")
-                for i, child in enumerate(c for c in el if isinstance(c.tag, str))
-            ]
+            items = [c for c in el if isinstance(c.tag, str)]
+            if len(items) > max_items:
+                raise NGNError(E.INVALID_VALUE, f"{path} holds {len(items)} items; at most {max_items} are accepted.")
+            return [decode_item(child, f"{path}[{i}]") for i, child in enumerate(items)]
 
         return decode_array
 
@@ -197,7 +201,7 @@ def decoder(spyne_type: type) -> Decoder:
                 continue  # read-only or unknown members that clients echo back
             decode_member = compiled.get(name)
             if decode_member is None:
-                decode_member = compiled[name] = decoder(member_type)
+                decode_member = compiled[name] = decoder(member_type, max_items)
             result[name] = decode_member(child, f"{path}.{name}")
         return result
 
@@ -299,23 +303,28 @@ def _struct_writer(spyne_type: type) -> Writer:
     member; nested structs and arrays get their writers on first use (types may refer to
     each other)."""
     open_tail = f' xsi:type="{xsi_type_of(spyne_type)}">'
-    plans: list[tuple[str, Callable[[list[str], Any], None]]] = []
+    # (member, opening tag, closing tag, formatter) for scalars; (member, "", "", nested writer
+    # taking (out, value)) for structs and arrays, told apart by the empty opening tag
+    plans: list[tuple[str, str, str, Callable[..., Any]]] = []
     for member, member_type in members(spyne_type):
         kind = _kind(member_type)
         if kind in _SCALARS:
             xsd_type, fmt = _SCALARS[kind]
-            head, tail = f'<{member} xsi:type="{xsd_type}">', f"</{member}>"
-            plans.append((member, lambda out, v, head=head, tail=tail, fmt=fmt: out.append(head + fmt(v) + tail)))
+            plans.append((member, f'<{member} xsi:type="{xsd_type}">', f"</{member}>", fmt))
         else:
-            plans.append((member, _nested(member, member_type)))
+            plans.append((member, "", "", _nested(member, member_type)))
 
     def write(out: list[str], tag: str, value: Any) -> None:
         get = value.get if isinstance(value, dict) else (lambda name: getattr(value, name, None))
         out.append(f"<{tag}{open_tail}")
-        for member, write_member in plans:
+        for member, head, tail, fmt in plans:
             v = get(member)
-            if v is not None:
-                write_member(out, v)
+            if v is None:
+                continue
+            if head:
+                out.append(head + fmt(v) + tail)
+            else:
+                fmt(out, v)
         out.append(f"</{tag}>")
 
     return write

@@ -18,7 +18,7 @@ from lxml import etree
 from ngnserver import safexml
 from ngnserver.core.errors import E, NGNError, Side
 from ngnserver.soap import SOAP_ENC_NS, SOAP_ENV_NS, TYPES_NS, XSD_NS, XSI_NS
-from ngnserver.soap.codec import decoder, escape, local_name, writer
+from ngnserver.soap.codec import DEFAULT_MAX_ITEMS, decoder, escape, local_name, writer
 from ngnserver.soap.ports import Operation, PortMap
 
 log = logging.getLogger("ngnserver.soap")
@@ -56,10 +56,13 @@ Invoker = Callable[[Call], Any]
 
 
 class SoapEndpoint:
-    def __init__(self, ports: PortMap, header_type: type, max_bytes: int = 2 * 1024 * 1024) -> None:
+    def __init__(
+        self, ports: PortMap, header_type: type, max_bytes: int = 2 * 1024 * 1024, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> None:
         self.ports = ports
         self.max_bytes = max_bytes
-        self._decode_header = decoder(header_type)
+        self.max_items = max_items
+        self._decode_header = decoder(header_type, max_items)
 
     # -- requests ------------------------------------------------------------------------
 
@@ -101,8 +104,7 @@ class SoapEndpoint:
                 return self._decode_header(child, "auth") or {}
         return None
 
-    @staticmethod
-    def _arguments(operation: Operation, op_el: etree._Element) -> list[Any]:
+    def _arguments(self, operation: Operation, op_el: etree._Element) -> list[Any]:
         """Parts by name; parts not found by name are taken by position from the elements
         no part claimed (CDRTool's updateCustomer sends its account as ``<item>``)."""
         children = [c for c in op_el if isinstance(c.tag, str)]
@@ -114,7 +116,7 @@ class SoapEndpoint:
             el = by_name.get(name)
             if el is None:
                 el = next(unclaimed, None)
-            args.append(None if el is None else decoder(part_type)(el, name))
+            args.append(None if el is None else decoder(part_type, self.max_items)(el, name))
         return args
 
     # -- responses -----------------------------------------------------------------------

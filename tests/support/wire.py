@@ -250,6 +250,7 @@ class Client:
     password: str
     admin: bool = True
     impersonate: int = 0
+    headers: dict[str, str] | None = None  # extra HTTP headers (say, X-Forwarded-For)
 
     def auth(self) -> dict[str, Any]:
         auth: dict[str, Any] = {"username": self.username, "password": self.password, "admin": self.admin}
@@ -261,8 +262,8 @@ class Client:
         return self.call_full(port, operation, **params).value
 
     def call_full(self, port: str, operation: str, **params: Any) -> Response:
-        http = post(self.url, envelope(port, operation, params, self.auth()))
+        http = post(self.url, envelope(port, operation, params, self.auth()), self.headers)
         return read_response(http, port, operation)
 
     def as_customer(self, customer_id: int) -> Client:
-        return Client(self.url, self.username, self.password, True, customer_id)
+        return Client(self.url, self.username, self.password, True, customer_id, self.headers)
