@@ -1065,6 +1065,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # many workers polling at once must not wait for a SYN retry
     simulator: DcimSimulator
 
     def handle_error(self, request: object, client_address: object) -> None:
