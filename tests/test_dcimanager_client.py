@@ -778,13 +778,23 @@ def test_a_wrong_path_is_a_permanent_http_error(dcim: DcimSimulator) -> None:
     assert not isinstance(raised.value, DcimTransientError)
 
 
-def test_the_path_is_configurable(dcim: DcimSimulator) -> None:
-    with DcimSimulator(path="/manager/dcimgr") as other:
-        client = DcimClient(
+def test_the_path_is_configurable() -> None:
+    with DcimSimulator(path="/manager/dcimgr", seed=False) as other:
+        given_apart = DcimClient(
             other.base_url + "/", other.username, other.password, path="manager/dcimgr/"
         )
-        assert client.url == other.url
-        assert client.servers()
+        in_the_url = DcimClient(other.url, other.username, other.password)
+
+        for client in (given_apart, in_the_url):
+            assert client.url == other.url
+            assert client.users()
+
+
+def test_a_url_without_a_path_gets_dcimgr(dcim: DcimSimulator) -> None:
+    assert DcimClient("https://dcim.example.net:1500", "u", "p").url == (
+        "https://dcim.example.net:1500/dcimgr"
+    )
+    assert _client(dcim).url == dcim.url
 
 
 def test_a_malformed_url_is_a_permanent_client_error() -> None:
@@ -793,6 +803,28 @@ def test_a_malformed_url_is_a_permanent_client_error() -> None:
     with pytest.raises(DcimError, match="cannot send the request") as raised:
         client.servers()
     assert not isinstance(raised.value, DcimTransientError)
+
+
+def test_a_json_list_of_one_row_is_read(dcim: DcimSimulator) -> None:
+    """ISPsystem's JSON gives a single child as an object and repeated ones as a list."""
+    with DcimSimulator(seed=False) as single:
+        server_id = single.add_server("R630", "Dell PowerEdge R630")
+        client = _client(single, output="json")
+
+        assert [server.id for server in client.servers()] == [server_id]
+        assert [user.name for user in client.users()] == [single.username]
+        reply = requests.post(
+            single.url,
+            data={
+                "func": "server",
+                "out": "json",
+                "authinfo": f"{single.username}:{single.password}",
+            },
+            timeout=5,
+        ).json()
+    elem = reply["doc"]["elem"]
+    assert elem["id"] == {"$": server_id}
+    assert elem["poweroff"] == {}  # a presence flag
 
 
 def test_the_form_carries_func_out_and_string_values(dcim: DcimSimulator) -> None:

@@ -51,6 +51,7 @@ import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import requests
 from lxml import etree
@@ -265,7 +266,9 @@ class DcimClient:
     """One DCImanager administrator account.
 
     ``base_url`` is the scheme, host and port (``https://dcim.example.net:1500``) and ``path``
-    the panel's path on it (``/dcimgr``, ``/manager/dcimgr``). ``auth`` chooses ``authinfo``
+    the panel's path on it (``/dcimgr``, ``/manager/dcimgr``); without ``path``, a
+    ``base_url`` that has a path is used as it is (``https://host/manager/dcimgr``) and one
+    that has none gets ``/dcimgr``. ``auth`` chooses ``authinfo``
     on every call or a ``session`` opened by ``func=auth``. ``output`` is the answer format
     asked for. ``timeout`` bounds each call in seconds (a call may override it),
     ``connect_timeout`` the connection; a connection that cannot be opened is retried
@@ -282,7 +285,7 @@ class DcimClient:
         username: str,
         password: str,
         *,
-        path: str = DEFAULT_PATH,
+        path: str | None = None,
         auth: Literal["authinfo", "session"] = "authinfo",
         output: Literal["xml", "json"] = "xml",
         timeout: float = DEFAULT_TIMEOUT,
@@ -297,7 +300,7 @@ class DcimClient:
             raise ValueError(f"auth must be authinfo or session, not {auth!r}")
         if output not in ("xml", "json"):
             raise ValueError(f"output must be xml or json, not {output!r}")
-        self.url = base_url.rstrip("/") + ("/" + path.strip("/") if path.strip("/") else "")
+        self.url = _endpoint(base_url, path)
         self.username = username
         self._password = password
         self.auth_mode = auth
@@ -735,6 +738,14 @@ class DcimClient:
     def _log(self, message: str) -> None:
         if self._debug_log is not None and self._debug_log.isEnabledFor(logging.DEBUG):
             self._debug_log.debug("%s", message)
+
+
+def _endpoint(base_url: str, path: str | None) -> str:
+    base = base_url.rstrip("/")
+    if path is None:
+        path = "" if urlsplit(base).path else DEFAULT_PATH
+    path = path.strip("/")
+    return f"{base}/{path}" if path else base
 
 
 def _http_session(connect_retries: int) -> requests.Session:

@@ -16,8 +16,9 @@ It behaves as vendors.md 2.4 describes:
   repeated becomes a list); no ``out`` gets the HTML panel, as a browser would;
 - ``authinfo=<user>:<password>`` on each call, or ``func=auth`` sessions that expire after
   ``session_ttl`` seconds idle (or at :meth:`DcimSimulator.expire_sessions`); ``session.newkey``
-  and ``auth`` with a ``key`` act as a user. A failed authentication, an expired session or a
-  function the user may not call is ``<error type="access">`` in an HTTP 200;
+  and ``auth`` with a ``key`` act as a user. A wrong ``authinfo``, an expired session or a
+  function the user may not call is ``<error type="access">`` in an HTTP 200; a refused
+  ``func=auth`` is ``<error type="auth">``;
 - every ``*.edit`` update (``sok=ok&elid``) **replaces** the object: a writable field not sent
   is cleared (``server.edit``: name, mac, notes, type, owner; ``iplist.edit``: domain, iptype;
   ``user.edit``: name, level; ``server.connection.edit``: name and port or ipmiip);
