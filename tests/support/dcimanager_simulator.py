@@ -643,20 +643,10 @@ class DcimSimulator:
         _sub(doc, "ok")
 
     def _f_server_enable(self, params: dict[str, str], doc: etree._Element, _: SimUser) -> None:
-        server = self._server(params.get("elid", ""))
-        server.disabled = False
-        for connection in server.connections:
-            if connection.type == "Switch":
-                connection.on = True
-        _sub(doc, "ok")
+        self._set_enabled(params, doc, enabled=True)
 
     def _f_server_disable(self, params: dict[str, str], doc: etree._Element, _: SimUser) -> None:
-        server = self._server(params.get("elid", ""))
-        server.disabled = True
-        for connection in server.connections:
-            if connection.type == "Switch":
-                connection.on = False
-        _sub(doc, "ok")
+        self._set_enabled(params, doc, enabled=False)
 
     def _f_server_poweron(self, params: dict[str, str], doc: etree._Element, _: SimUser) -> None:
         server = self._server(params.get("elid", ""))
@@ -873,6 +863,15 @@ class DcimSimulator:
             if connection.id == params.get("elid"):
                 return connection
         raise _Refused("missing", "connection", f"No connection {params.get('elid')}")
+
+    def _set_enabled(self, params: dict[str, str], doc: etree._Element, *, enabled: bool) -> None:
+        """Enabling or disabling a server switches its switch ports with it."""
+        server = self._server(params.get("elid", ""))
+        server.disabled = not enabled
+        for connection in server.connections:
+            if connection.type == "Switch":
+                connection.on = enabled
+        _sub(doc, "ok")
 
     def _switch(self, params: dict[str, str], *, on: bool) -> None:
         connection = self._connection(params)
