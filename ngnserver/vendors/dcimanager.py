@@ -268,14 +268,15 @@ class DcimClient:
     ``base_url`` is the scheme, host and port (``https://dcim.example.net:1500``) and ``path``
     the panel's path on it (``/dcimgr``, ``/manager/dcimgr``); without ``path``, a
     ``base_url`` that has a path is used as it is (``https://host/manager/dcimgr``) and one
-    that has none gets ``/dcimgr``. ``auth`` chooses ``authinfo``
-    on every call or a ``session`` opened by ``func=auth``. ``output`` is the answer format
-    asked for. ``timeout`` bounds each call in seconds (a call may override it),
-    ``connect_timeout`` the connection; a connection that cannot be opened is retried
-    ``connect_retries`` times (nothing was sent, so this is safe for any function).
-    ``verify_tls`` False accepts any certificate; ``ca_bundle`` names the CA file to verify
-    against instead of the system's. ``debug_log`` receives every request and answer at DEBUG
-    level with the secrets masked.
+    that has none gets ``/dcimgr``. ``auth`` chooses ``authinfo`` on every call or a
+    ``session`` opened by ``func=auth``. ``output`` is the answer format asked for.
+    ``timeout`` bounds each call in seconds (a call may override it), ``connect_timeout`` the
+    connection; a connection that cannot be opened is retried ``connect_retries`` times
+    (nothing was sent, so this is safe for any function). ``verify_tls`` False accepts any
+    certificate; ``ca_bundle`` names the CA file to verify against instead of the system's.
+    ``http_session`` replaces the ``requests`` session the client makes (and its connection
+    retries). ``debug_log`` receives every request and answer at DEBUG level with the secrets
+    masked.
 
     A client may be shared by threads: the session is renewed under a lock."""
 
@@ -293,7 +294,7 @@ class DcimClient:
         connect_retries: int = 2,
         verify_tls: bool = True,
         ca_bundle: str | None = None,
-        session: requests.Session | None = None,
+        http_session: requests.Session | None = None,
         debug_log: logging.Logger | None = None,
     ) -> None:
         if auth not in ("authinfo", "session"):
@@ -307,7 +308,7 @@ class DcimClient:
         self.output = output
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self._http = session or _http_session(connect_retries)
+        self._http = http_session or _http_session(connect_retries)
         self._verify: bool | str = (ca_bundle or True) if verify_tls else False
         self._debug_log = debug_log
         self._session_id: str | None = None
