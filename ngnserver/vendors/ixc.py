@@ -217,7 +217,7 @@ class IxcClient:
 
     def get(self, table: str, record_id: str | int) -> dict[str, Any]:
         """The row of ``table`` whose id is ``record_id``; :class:`IxcNotFound` if none."""
-        wanted = str(record_id)
+        wanted = _record_id(record_id)
         page = self.list_page(table, qtype=f"{table}.id", query=wanted, rp=1)
         for record in page.records:
             if str(record.get("id")) == wanted:
@@ -247,11 +247,11 @@ class IxcClient:
         the same row between the read and the write is lost, as with any IXC client."""
         if "id" in changes:
             raise ValueError("the id of an IXC row cannot be changed")
+        path = f"{_table(table)}/{_record_id(record_id)}"
         record = self.get(table, record_id)
         merged = {**record, **changes}
         body = {key: value for key, value in merged.items() if key != "id"}
         what = f"IXC update {table} {record_id}"
-        path = f"{_table(table)}/{_record_id(record_id)}"
         _checked_write(self._request(self._session, "PUT", path, what, body, _WRITE_HEADERS), what)
         return merged
 

@@ -86,8 +86,9 @@ class BqnSimulator(HttpSimulator):
         rate_extras: dict[str, Any] | None = None,
         timeout_sleep: float = 10.0,
         keep_calls: bool = True,
+        tls: bool = False,
     ) -> None:
-        super().__init__(timeout_sleep=timeout_sleep, keep_calls=keep_calls)
+        super().__init__(timeout_sleep=timeout_sleep, keep_calls=keep_calls, tls=tls)
         self.user = user
         self.password = password
         self.rules_policy = rules_policy

@@ -20,15 +20,25 @@ said otherwise:
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import json
+import ssl
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 FAULTS = ("drop", "timeout", "hang", "not_json")
 """The fault kinds :meth:`HttpSimulator.fail` takes, besides "status:<code>" and "body:<text>"."""
@@ -37,12 +47,14 @@ FAULTS = ("drop", "timeout", "hang", "not_json")
 @dataclass
 class Request:
     """A request as the simulator sees it: ``segments`` are the path segments after the API
-    prefix, each URL-decoded on its own (so an encoded ``/`` stays inside its segment)."""
+    prefix, each URL-decoded on its own (so an encoded ``/`` stays inside its segment);
+    ``raw_path`` is that part of the path as it was sent."""
 
     method: str
     segments: list[str]
     headers: Message
     body: bytes
+    raw_path: str = ""
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -74,13 +86,16 @@ def json_response(status: int, value: Any) -> Response:
 @dataclass
 class Call:
     """One request received: its method, path segments, operation (``classify``), its JSON
-    body (None if none or not JSON) and the fault it met, if any."""
+    body (None if none or not JSON), the fault it met, if any, its headers (names in lower
+    case) and its path after the API prefix as sent (still URL-encoded)."""
 
     method: str
     segments: tuple[str, ...]
     operation: str
     body: Any
     fault: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw_path: str = ""
 
 
 @dataclass
@@ -93,13 +108,19 @@ class _Fault:
 class HttpSimulator:
     """The server and its bookkeeping. ``latency`` seconds are added to every answer (outside
     the lock, so concurrent clients overlap their waits); ``keep_calls`` False keeps counters
-    only, for large runs."""
+    only, for large runs. ``tls`` serves HTTPS with a self-signed certificate for 127.0.0.1,
+    as BQNs and many IXC servers have; its PEM file is ``certificate_path``."""
 
     api_path = ""
 
-    def __init__(self, *, timeout_sleep: float = 10.0, keep_calls: bool = True) -> None:
+    def __init__(
+        self, *, timeout_sleep: float = 10.0, keep_calls: bool = True, tls: bool = False
+    ) -> None:
         self.timeout_sleep = timeout_sleep
         self.keep_calls = keep_calls
+        self.tls = tls
+        self.certificate_path: Path | None = None
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
         self.latency = 0.0
         self.calls: list[Call] = []
         self.counts: Counter[str] = Counter()  # operation -> calls, faulted ones included
@@ -129,6 +150,12 @@ class HttpSimulator:
     def start(self) -> Self:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.simulator = self
+        if self.tls:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="simulator-tls-")
+            self.certificate_path, key_path = _self_signed(Path(self._tls_dir.name))
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.certificate_path, key_path)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -143,6 +170,8 @@ class HttpSimulator:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -153,7 +182,8 @@ class HttpSimulator:
     @property
     def root_url(self) -> str:
         assert self._server is not None, "the simulator is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     # test hooks
 
@@ -199,7 +229,16 @@ class HttpSimulator:
                     body = request.json()
                 except ValueError:
                     body = None
-                call = Call(request.method, tuple(request.segments), operation, body, kind or None)
+                headers = {name.lower(): value for name, value in request.headers.items()}
+                call = Call(
+                    request.method,
+                    tuple(request.segments),
+                    operation,
+                    body,
+                    kind or None,
+                    headers,
+                    request.raw_path,
+                )
                 self.calls.append(call)
             wait = self.latency
             if kind.startswith("status:"):
@@ -239,6 +278,38 @@ class HttpSimulator:
             self.connections += 1
 
 
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A key and a self-signed certificate for 127.0.0.1, written as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path, key_path = directory / "cert.pem", directory / "key.pem"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate_path, key_path
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     simulator: HttpSimulator
@@ -251,6 +322,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive: the clients' connection reuse is observable
     timeout = 30  # an idle kept-alive connection is closed after this
+    # The head and the body are written apart: without TCP_NODELAY, Nagle's algorithm holds
+    # the body until the client's delayed ACK, 40 ms on every kept-alive answer.
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()
@@ -263,9 +337,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith(simulator.api_path + "/"):
             self._send(Response(404, b"Not Found", "text/plain"))
             return
-        raw = path.removeprefix(simulator.api_path + "/").split("/")
-        segments = [unquote(segment) for segment in raw]
-        request = Request(self.command, segments, self.headers, body)
+        raw_path = path.removeprefix(simulator.api_path + "/")
+        segments = [unquote(segment) for segment in raw_path.split("/")]
+        request = Request(self.command, segments, self.headers, body, raw_path)
         response, wait = simulator.respond(request)
         if wait:
             simulator.wait(wait)

@@ -106,8 +106,9 @@ class IxcSimulator(HttpSimulator):
         seed: bool = False,
         timeout_sleep: float = 10.0,
         keep_calls: bool = True,
+        tls: bool = False,
     ) -> None:
-        super().__init__(timeout_sleep=timeout_sleep, keep_calls=keep_calls)
+        super().__init__(timeout_sleep=timeout_sleep, keep_calls=keep_calls, tls=tls)
         self.token = token
         self.tables: dict[str, dict[int, dict[str, str]]] = {name: {} for name in COLUMNS}
         self._next_ids: dict[str, int] = {name: 1 for name in COLUMNS}
