@@ -349,14 +349,25 @@ def test_an_insert_whose_answer_is_lost_is_not_sent_again(ixc: IxcSimulator) -> 
     assert [row["nome"] for row in ixc.rows("df_projeto")].count("Only once") == 1
 
 
-def test_an_insert_is_sent_again_when_the_connection_could_not_be_opened() -> None:
+def test_an_insert_is_tried_again_when_the_connection_could_not_be_opened(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with IxcSimulator() as gone:
         url, token = gone.url, gone.token
     client = IxcClient(url, token, retries=2, backoff=0.0, connect_timeout=1.0)
 
-    with pytest.raises(IxcTransientError, match="no answer after the retries") as error:
+    with (
+        caplog.at_level(logging.WARNING, logger="ngnserver.vendors"),
+        pytest.raises(IxcTransientError, match="no answer after the retries") as error,
+    ):
         client.insert("df_projeto", {"nome": "X"})
+
     assert "Max retries exceeded" in str(error.value)
+    retried = [r.getMessage() for r in caplog.records if r.name == "ngnserver.vendors"]
+    assert retried == [
+        "POST /webservice/v1/df_projeto failed (NewConnectionError); retrying, 1 attempts left",
+        "POST /webservice/v1/df_projeto failed (NewConnectionError); retrying, 0 attempts left",
+    ]
 
 
 # editing
@@ -634,3 +645,32 @@ def test_the_retry_policy_is_bounded_even_for_a_retry_after_of_an_hour() -> None
         headers = {"Retry-After": "3600"}
 
     assert retry.get_retry_after(Answer()) == ixc_module.rest.MAX_RETRY_AFTER  # type: ignore[arg-type]
+
+
+# the simulator's generated ISP
+
+
+def test_a_listing_after_a_write_sees_the_write(client: IxcClient, ixc: IxcSimulator) -> None:
+    assert client.list_page("radusuarios", rp=2).records[0]["ip"] == "100.64.0.1"
+
+    client.update("radusuarios", 1, {"ip": "100.64.5.5"})
+    assert client.list_page("radusuarios", rp=2).records[0]["ip"] == "100.64.5.5"
+    ixc.change("radusuarios", 1, online="N")
+    assert logins(client.list("radusuarios", qtype="online", query="S")) == ["bruno"]
+
+
+def test_populate_generates_the_same_isp_for_the_same_seed() -> None:
+    with IxcSimulator() as first, IxcSimulator() as second:
+        populate(first, logins=500, plans=20, contracts=300)
+        populate(second, logins=500, plans=20, contracts=300)
+
+        assert first.rows("radusuarios") == second.rows("radusuarios")
+        logins_ = first.rows("radusuarios")
+        plans = first.rows("radgrupos")
+        contracts = first.rows("cliente_contrato")
+    assert (len(logins_), len(plans), len(contracts)) == (500, 20, 300)
+    assert len({row["ip"] for row in logins_}) == 500
+    assert {row["status_internet"] for row in contracts} == {"A", "D", "CM", "CA", "FA", "AA"}
+    assert {row["tipo"] for row in plans} == {"I", "T"}
+    assert {row["download"][-1] for row in plans} == {"k", "M", "G"}
+    assert {row["online"] for row in logins_} == {"S", "N"}

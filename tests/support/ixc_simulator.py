@@ -95,7 +95,9 @@ DEFAULT_RP = 20
 
 class IxcSimulator(HttpSimulator):
     """The simulated webservice. ``token`` is the API token clients authenticate with;
-    ``seed`` True fills the tables with :data:`SEED` (a small ISP covering every case)."""
+    ``seed`` True fills the tables with :data:`SEED` (a small ISP covering every case).
+    ``tables`` (table -> id -> row) is for reading: change rows through :meth:`add`,
+    :meth:`change` and :meth:`remove`, which also drop the listings kept for paging."""
 
     api_path = API_PATH
 
@@ -112,6 +114,8 @@ class IxcSimulator(HttpSimulator):
         self.token = token
         self.tables: dict[str, dict[int, dict[str, str]]] = {name: {} for name in COLUMNS}
         self._next_ids: dict[str, int] = {name: 1 for name in COLUMNS}
+        self._versions: dict[str, int] = {name: 0 for name in COLUMNS}  # bumped on each write
+        self._listings: dict[str, tuple[tuple[Any, ...], list[dict[str, str]]]] = {}
         if seed:
             for table, rows in SEED.items():
                 for row in rows:
@@ -142,10 +146,12 @@ class IxcSimulator(HttpSimulator):
         with self._lock:
             row = self.tables[table][int(record_id)]
             row.update({key: str(value) for key, value in fields.items()})
+            self._versions[table] += 1
 
     def remove(self, table: str, record_id: str | int) -> None:
         with self._lock:
             del self.tables[table][int(record_id)]
+            self._versions[table] += 1
 
     def fail_page(
         self, table: str, page: int, kind: str = "status:500", times: int | None = None
@@ -193,6 +199,7 @@ class IxcSimulator(HttpSimulator):
             record_id = int(rest[0])
             if record_id not in self.tables[table]:
                 return _error(f"Registro {record_id} não existe em {table}")
+            self._versions[table] += 1
             if request.method == "DELETE":
                 del self.tables[table][record_id]
                 return json_response(200, {"type": "success", "message": "Registro removido!"})
@@ -206,6 +213,7 @@ class IxcSimulator(HttpSimulator):
         record_id = int(fields.get("id") or self._next_ids[table])
         self._next_ids[table] = max(self._next_ids[table], record_id + 1)
         self.tables[table][record_id] = _row(table, {**fields, "id": str(record_id)})
+        self._versions[table] += 1
         return str(record_id)
 
     def _list(self, table: str, query: dict[str, str]) -> Response:
@@ -222,13 +230,26 @@ class IxcSimulator(HttpSimulator):
             return _error(str(exc) or "Parâmetros de listagem inválidos")
         if page < 1 or rp < 1:
             return _error("page e rp devem ser positivos")
-        rows = [row for row in self.tables[table].values() if all(m(row) for m in matches)]
-        values = [row[sort_column] for row in rows]
-        numeric = all(_number(value) is not None for value in values)
-        rows.sort(
-            key=lambda row: _number(row[sort_column]) if numeric else row[sort_column].lower(),
-            reverse=query.get("sortorder", "asc").lower() == "desc",
+        descending = query.get("sortorder", "asc").lower() == "desc"
+        # A paged listing asks the same query once per page: the matching rows, sorted, are
+        # kept until the table changes.
+        key = (
+            self._versions[table],
+            *(query.get(name, "") for name in ("qtype", "oper", "query", "grid_param")),
+            sort_column,
+            descending,
         )
+        cached = self._listings.get(table)
+        if cached is not None and cached[0] == key:
+            rows = cached[1]
+        else:
+            rows = [row for row in self.tables[table].values() if all(m(row) for m in matches)]
+            numeric = all(_number(row[sort_column]) is not None for row in rows)
+            rows.sort(
+                key=lambda row: _number(row[sort_column]) if numeric else row[sort_column].lower(),
+                reverse=descending,
+            )
+            self._listings[table] = (key, rows)
         chosen = rows[(page - 1) * rp : page * rp]
         reply: dict[str, Any] = {"page": str(page), "total": str(len(rows))}
         if chosen:
@@ -310,13 +331,16 @@ def _filter(
         "<=": lambda a, b: a <= b,
     }[oper]
     wanted_number = _number(wanted)
+    folded = wanted.lower()
+    if wanted_number is None:  # compared as text, as MySQL compares a column to a string
+        return lambda row: compare(row[column].lower(), folded)
 
     def matches(row: dict[str, str]) -> bool:
         value = row[column]
         number = _number(value)
-        if number is not None and wanted_number is not None:
+        if number is not None:
             return compare(number, wanted_number)
-        return compare(value.lower(), wanted.lower())
+        return compare(value.lower(), folded)
 
     return matches
 
