@@ -1,0 +1,128 @@
+"""Plumbing shared by the JSON-over-HTTP vendor clients (IXC, BQN): a keep-alive session whose
+retries are bounded and logged, and the masking of secrets in what the clients log.
+
+Retries are urllib3's :class:`~urllib3.util.Retry` on the session's adapter: a bounded number
+of new attempts, with exponential backoff, after a connection error, a read timeout or a 5xx
+(or 429) answer. Which methods may be retried after the request was sent is the caller's
+choice: a connection that could not be opened is always retried (nothing was sent), a lost or
+failed answer only for the methods given in ``retry_methods``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+log = logging.getLogger("ngnserver.vendors")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Answers worth another attempt: the server is overloaded, restarting or behind a proxy that
+lost it."""
+
+MAX_RETRY_AFTER = 30.0
+"""The longest wait before a new attempt, whether from the backoff or from a ``Retry-After``
+header: a run never sleeps for an hour on a server's say-so."""
+
+SECRET_KEYS = frozenset({"senha", "password", "passwd", "token", "secret", "authorization"})
+"""Keys (lower-cased) whose values never reach a log: IXC keeps login and device passwords in
+``senha``."""
+
+
+class BoundedRetry(Retry):
+    """urllib3's Retry, logging every new attempt at WARNING (method, path, cause and attempts
+    left) and never waiting longer than :data:`MAX_RETRY_AFTER` for a ``Retry-After``."""
+
+    def increment(self, method=None, url=None, response=None, error=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        retry = super().increment(method, url, response, error, *args, **kwargs)
+        cause = f"HTTP {response.status}" if response is not None else type(error).__name__
+        log.warning(
+            "%s %s failed (%s); retrying, %s attempts left",
+            method,
+            urlsplit(url or "").path,
+            cause,
+            retry.total,
+        )
+        return retry
+
+    def get_retry_after(self, response):  # type: ignore[no-untyped-def]
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+
+
+def session(
+    *,
+    retries: int,
+    backoff: float,
+    verify: bool | str,
+    pool_size: int,
+    retry_methods: Collection[str],
+    headers: Mapping[str, str],
+) -> requests.Session:
+    """A session for one vendor endpoint. ``retries`` new attempts at most (0: none), waiting
+    ``backoff`` x 2^(n-1) seconds before the n-th after the first; ``verify`` is requests' (a
+    bool, or the path of a CA bundle); ``pool_size`` connections are kept alive for reuse, and
+    a thread that needs one more waits for one to be free."""
+    if retries < 0:
+        raise ValueError(f"retries cannot be negative: {retries}")
+    after_send = frozenset(method.upper() for method in retry_methods)
+    retry = BoundedRetry(
+        total=retries,
+        connect=retries,  # nothing was sent: always safe
+        read=retries if after_send else False,
+        status=retries if after_send else 0,
+        other=0,  # a TLS failure (a bad certificate) does not mend itself
+        redirect=0,
+        # (urllib3 reads an empty collection as "every method"; nothing is retried after
+        # sending anyway when it is empty: read is False and no status is retried)
+        allowed_methods=after_send or None,
+        status_forcelist=RETRY_STATUSES if after_send else frozenset(),
+        backoff_factor=backoff,
+        backoff_max=MAX_RETRY_AFTER,
+        raise_on_status=False,  # the last 5xx answer comes back, so its status can be reported
+        raise_on_redirect=False,
+    )
+    adapter = HTTPAdapter(
+        max_retries=retry, pool_connections=1, pool_maxsize=pool_size, pool_block=True
+    )
+    http = requests.Session()
+    http.mount("https://", adapter)
+    http.mount("http://", adapter)
+    http.verify = verify
+    http.trust_env = False  # no netrc credentials or proxies picked up from the environment
+    http.headers.update(headers)
+    return http
+
+
+def check_base_url(url: str, vendor: str) -> str:
+    """The base URL without a trailing slash; refuses a URL that is not http(s) or that carries
+    credentials (they would show in every error message)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"the {vendor} URL must be an http or https URL, not {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"the {vendor} URL must not carry credentials; configure them apart")
+    return url.rstrip("/")
+
+
+def redacted(value: Any) -> Any:
+    """A copy of a JSON value with the values of :data:`SECRET_KEYS` replaced by ``***``."""
+    if isinstance(value, Mapping):
+        return {
+            key: "***" if str(key).lower() in SECRET_KEYS else redacted(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    return value
+
+
+def attempts(response: requests.Response) -> int:
+    """How many times the request of ``response`` was sent, the last one included."""
+    retries = getattr(response.raw, "retries", None)
+    return 1 + (len(retries.history) if retries is not None else 0)
