@@ -119,6 +119,8 @@ class NGNProApp:
                 if meaning is Trouble.RETRY and attempt < TRANSACTION_ATTEMPTS:
                     log.info("%s.%s runs again after %s", operation.port.name, operation.name, exc.orig)
                     continue
+                if meaning is Trouble.STORAGE and exc.connection_invalidated and attempt == 1:
+                    continue  # on a fresh connection: the old one was opened while the file was read-only
                 raise self._database_fault(operation, exc, meaning, write) from None
         raise AssertionError("unreachable")
 

@@ -109,8 +109,8 @@ class Settings:
     prepared_statements: bool = True
     # seconds: to connect, for one statement (PostgreSQL), for any answer (PostgreSQL)
     database_connect_timeout: float = 5.0
-    database_statement_timeout: float = 20.0
-    database_answer_timeout: float = 25.0
+    database_statement_timeout: float = 10.0
+    database_answer_timeout: float = 12.0
     # proxies whose X-Forwarded-Proto/Host/Prefix are believed: addresses or networks, "*" any
     forwarded_allow_ips: str = "127.0.0.1,::1"
     # the brake on password guessing (core/logins.py)
@@ -189,8 +189,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             log_level=str(get("log_level", "INFO")).upper(),
             prepared_statements=_flag(get("prepared_statements", True)),
             database_connect_timeout=float(get("database_connect_timeout", 5)),
-            database_statement_timeout=float(get("database_statement_timeout", 20)),
-            database_answer_timeout=float(get("database_answer_timeout", 25)),
+            database_statement_timeout=float(get("database_statement_timeout", 10)),
+            database_answer_timeout=float(get("database_answer_timeout", 12)),
             forwarded_allow_ips=str(get("forwarded_allow_ips", "127.0.0.1,::1")),
             login_brake=Brake(
                 max_failures=int(get("login_max_failures", 10)),

@@ -48,8 +48,8 @@ class Limits:
     process), where ``statement_timeout`` never fires."""
 
     connect: float = 5.0
-    statement: float = 20.0
-    answer: float = 25.0  # below gunicorn's worker timeout (30 s), so the client gets a Fault
+    statement: float = 10.0
+    answer: float = 12.0  # well below gunicorn's worker timeout (30 s), so the client gets a Fault
 
 
 class DatabaseUnsuitable(Exception):
@@ -87,9 +87,8 @@ _SQLITE_TROUBLE = {
 
 def trouble(error: BaseException) -> Trouble:
     """What a database error (SQLAlchemy's or the driver's) means."""
+    invalidated = isinstance(error, DBAPIError) and error.connection_invalidated
     if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
-            return Trouble.UNAVAILABLE
         error = error.orig
     state = getattr(error, "sqlstate", None)
     if state:
@@ -98,7 +97,7 @@ def trouble(error: BaseException) -> Trouble:
     for prefix, meaning in _SQLITE_TROUBLE.items():
         if name.startswith(prefix):
             return meaning
-    if isinstance(error, psycopg.OperationalError):
+    if invalidated or isinstance(error, psycopg.OperationalError):
         return Trouble.UNAVAILABLE  # no SQLSTATE: the connection failed
     return Trouble.REFUSED
 
@@ -214,6 +213,15 @@ def _sqlite_engine(url: URL) -> Engine:
         driver.execute("PRAGMA query_only = 0" if write else "PRAGMA query_only = 1")
         driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
+    @event.listens_for(engine, "handle_error")
+    def _reopen_after_storage_failure(context):  # type: ignore[no-untyped-def]
+        # SQLite opens a file it may not write read-only and stays so: once a write finds
+        # the database unable to store, every pooled connection is opened anew, so that
+        # writes work again as soon as the operator has fixed the file or the disk
+        writing = context.connection is not None and context.connection.get_execution_options().get(WRITE, True)
+        if writing and trouble(context.original_exception) is Trouble.STORAGE:
+            context.is_disconnect = True
+
     return engine
 
 
@@ -251,6 +259,8 @@ class Database:
             turn = self._writers.turn(conn.connection.driver_connection) if write and self._writers else nullcontext()
             with turn, Session(bind=conn, expire_on_commit=False) as session, session.begin():
                 yield session
+        if write and self._storage_failure is not None:
+            self._storage_failure = None  # a write was stored since: the failure is over
 
     def _read_only_options(self) -> dict[str, Any]:
         if self.is_sqlite:
@@ -259,7 +269,8 @@ class Database:
 
     def note_storage_failure(self, what: str) -> None:
         """Remember that a write just failed because the database cannot store (``/health``
-        reports it for a while: PostgreSQL's full disk cannot be seen from here otherwise)."""
+        reports it for a minute, or until a write is stored: PostgreSQL's full disk cannot be
+        seen from here otherwise)."""
         self._storage_failure = (time.monotonic(), what)
 
     def health(self, timeout: float = 3.0) -> str | None:

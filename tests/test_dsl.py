@@ -249,6 +249,33 @@ def test_server_errors_and_timeouts_are_retried_without_a_second_order(env):
     assert outcomes[-4:] == ["retry", "retry", "retry", "done"]
 
 
+def test_a_lost_order_answer_and_a_lookup_without_an_order_id_stop_the_job_without_a_second_order(env):
+    env.sim.lookup_shows_order_id = False
+    env.sim.fail_next("timeout", times=1, command="ORDER")  # Ikano places it; the answer is lost
+    created = env.ordered()
+    env.drain()
+    service = env.service(created["id"])
+    assert service["state"] == "failed" and "check Ikano, then import the order" in service["failure"]
+    assert "DSLServiceId" in service["failure"] and LINE in service["failure"]
+    assert len(env.sim.orders) == 1 and env.sim.count("ORDER") == 1
+
+
+def _contact_phone_sent(env) -> str:
+    orders = [root for command, root in env.sim.requests if command == "ORDER"]
+    return next(el.text for el in orders[-1].iter() if el.tag.endswith("ContactPhoneNumber"))
+
+
+@pytest.mark.parametrize(
+    ("tel", "mobile", "sent"),
+    [("+1 (212) 555-0199", "917 555 0100", "12125550199"), ("", "917-555-0100", "9175550100"), ("", "", "5555555555")],
+)
+def test_the_orders_contact_phone_is_the_customers_telephone_then_mobile(env, tel, mobile, sent):
+    env.admin.call("Customer", "updateAccount", account=("CustomerAccount", {"id": env.c, "tel": tel, "mobile": mobile}))
+    env.ordered(customer=env.c)
+    env.drain()
+    assert _contact_phone_sent(env) == sent
+
+
 def test_a_vendor_failure_stops_the_job_with_its_message_and_returns_the_credit(env):
     env.sim.fail_next("failure:Invalid TN for this location", command="ORDER")
     created = env.ordered()

@@ -28,6 +28,7 @@ from ngnserver.core import adapters, dsl
 from ngnserver.core.adapters import ServiceAdapter
 from ngnserver.core.jobs import JobRun, PermanentError, TransientError
 from ngnserver.core.sealing import PasswordSealer
+from ngnserver.models import Customer
 from ngnserver.models.base import utcnow
 from ngnserver.models.dsl import DslNote, DslPackage, DslQualification, DslService
 from ngnserver.vendors import ikano
@@ -147,7 +148,13 @@ class IkanoDsl(ServiceAdapter):
         except IkanoTransientError as exc:
             raise TransientError(str(exc)) from exc
         if not found.order_id:
-            return None
+            # a live service on the line that names no order: it may be the one this job
+            # placed before the answer was lost, and ordering again would place a second
+            raise PermanentError(
+                f"Ikano shows a DSL service (DSLServiceId {found.dsl_service_id}) on line {phone} but no order "
+                "to tie it to this one; the order may have been placed before its answer was lost: check "
+                "Ikano, then import the order."
+            )
         return vendor_call(lambda: self.client.order_status(found.order_id))
 
     def _new_order(self, session: Session, service: DslService) -> ikano.NewOrder:
@@ -163,7 +170,7 @@ class IkanoDsl(ServiceAdapter):
             dsl_phone_number=service.phone_number or None, password=self.sealer.open(service.password_sealed),
             first_name=service.first_name, last_name=service.last_name, company_name=service.company_name,
             date_to_order=service.desired_due_date or date.today(),
-            contact_phone_number=service.contact_phone or "5555555555",
+            contact_phone_number=service.contact_phone or _customer_phone(session, service.customer) or "5555555555",
             isp_change=service.isp_change,
             previous_isp=service.isp_previous if service.isp_change else service.current_provider,
         )  # fmt: skip
@@ -360,3 +367,13 @@ def _state_of(service: DslService, status: str) -> str:
 @adapters.register("dsl", "ikano")
 def _ikano(context: Any) -> IkanoDsl:
     return IkanoDsl(context.settings, context.sealer)
+
+
+def _customer_phone(session: Session, customer_id: int) -> str:
+    """The digits of the customer's telephone, else of its mobile ("" when it has neither)."""
+    customer = session.get(Customer, customer_id) if customer_id else None
+    for phone in (customer.tel, customer.mobile) if customer is not None else ():
+        digits = "".join(ch for ch in phone or "" if ch.isdigit())
+        if digits:
+            return digits
+    return ""

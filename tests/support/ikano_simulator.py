@@ -241,6 +241,7 @@ class IkanoSimulator:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._knobs: list[_Knob] = []
+        self.lookup_shows_order_id = True
         self._delays: dict[str | None, float] = {}
         self._response_ids = itertools.count(700001)
         self._order_ids = itertools.count(100001)
@@ -560,8 +561,9 @@ class IkanoSimulator:
             orders[-1],
             "DSLServiceId",
             # Our inference, not in any public source (which show only DSLServiceId): the
-            # latest OrderId on the TN, so that an order whose answer was lost can be found.
-            "OrderId",
+            # latest OrderId on the TN, so that an order whose answer was lost can be found;
+            # ``lookup_shows_order_id = False`` plays an Ikano that does not show it.
+            *(("OrderId",) if self.lookup_shows_order_id else ()),
             "PhoneNumber",
             "FirstName",
             "LastName",
