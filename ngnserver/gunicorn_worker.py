@@ -17,8 +17,9 @@ event loop:
   (``max_request_bytes``) is not buffered: the request goes to a thread with its head, and
   the application refuses it unread.
 - ``Expect: 100-continue`` is answered here, once, so that such a client sends its body.
-- In a thread, the socket has a timeout of ``client_timeout`` seconds for each operation
-  (a client that does not read its answer), so nothing waits on a client for ever.
+- In a thread, the socket has a timeout of ``client_timeout`` seconds for each read and for
+  sending each answer (to a client that does not read it), so nothing waits on a client
+  for ever.
 - A worker takes new connections only while it has a thread free, as a sync worker does,
   so a connection goes to a worker that can serve it (gthread accepts as long as it has
   room for connections, and queues their requests behind its busy threads).
@@ -43,6 +44,7 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 MAX_HEAD_BYTES = 64 * 1024  # gunicorn's own limits (line 8190, 100 fields) refuse less
+MAX_LINE_BYTES = 8192  # a chunk-size or trailer line
 STOP_LINGER = 2.0  # a stopping worker gives a request being read this much longer
 _RECV = 65536
 
@@ -67,54 +69,84 @@ class Incomplete(Exception):
     """The bytes so far do not hold a whole head yet."""
 
 
-def request_end(data: bytes | bytearray, body_limit: int) -> tuple[int, int | None]:
-    """(where the head of the first request in ``data`` ends, where the request ends or
-    None while its body is incomplete); ``Incomplete`` while the head is.
+class Framing:
+    """Where one request ends, found as its bytes arrive: each call goes on from where the
+    last one stopped, so a request sent a byte at a time costs no more to follow than one
+    sent at once.
 
     Framing this does not follow (a malformed or repeated length, a bad chunk) ends the
     request at its head: gunicorn's parser then refuses it. So does a body longer than
     ``body_limit``: the application refuses it without reading it.
     """
-    match = _HEAD_END.search(data)
-    if match is None:
-        raise Incomplete
-    head, start = bytes(data[: match.end()]), match.end()
-    if _CHUNKED.search(head):
-        return start, _chunked_end(data, start, body_limit)
-    lengths = _CONTENT_LENGTH.findall(head)
-    if len(lengths) != 1 or int(lengths[0]) > body_limit:
-        return start, start
-    end = start + int(lengths[0])
-    return start, end if len(data) >= end else None
+
+    def __init__(self, body_limit: int) -> None:
+        self.body_limit = body_limit
+        self.head_end: int | None = None
+        self._scanned = 0  # the head's end was not before this
+        self._length = 0
+        self._chunked = False
+        self._pos = 0  # chunked: where the next chunk-size or trailer line starts
+        self._trailers = False
+
+    def end(self, data: bytes | bytearray) -> int | None:
+        """Where the request in ``data`` ends, None while its body is incomplete;
+        ``Incomplete`` while its head is."""
+        if self.head_end is None:
+            match = _HEAD_END.search(data, max(0, self._scanned - 3))
+            if match is None:
+                self._scanned = len(data)
+                raise Incomplete
+            self.head_end = self._pos = match.end()
+            head = bytes(data[: self.head_end])
+            self._chunked = _CHUNKED.search(head) is not None
+            lengths = _CONTENT_LENGTH.findall(head)
+            if not self._chunked and len(lengths) == 1 and int(lengths[0]) <= self.body_limit:
+                self._length = int(lengths[0])
+        if self._chunked:
+            return self._chunked_end(data, self.head_end)
+        end = self.head_end + self._length
+        return end if len(data) >= end else None
+
+    def _chunked_end(self, data: bytes | bytearray, body_start: int) -> int | None:
+        pos = self._pos
+        while True:
+            line_end = data.find(b"\n", pos, pos + MAX_LINE_BYTES)
+            if line_end < 0:
+                if len(data) - pos >= MAX_LINE_BYTES:
+                    return body_start  # no line of ours is this long
+                self._pos = pos
+                return None
+            if self._trailers:  # lines up to an empty one
+                if data[pos:line_end] in (b"", b"\r"):
+                    return line_end + 1
+                pos = line_end + 1
+            else:
+                size = _CHUNK_SIZE.match(data, pos)
+                if size is None:
+                    return body_start
+                length = int(size.group(), 16)
+                if length == 0:
+                    self._trailers = True
+                    pos = line_end + 1
+                    continue
+                data_end = line_end + 1 + length
+                if data_end - body_start > self.body_limit:
+                    return body_start
+                if len(data) < data_end + 2:
+                    self._pos = pos
+                    return None
+                pos = data_end + (2 if data[data_end : data_end + 2] == b"\r\n" else 1)
+            if pos - body_start > self.body_limit:
+                return body_start
 
 
-def _chunked_end(data: bytes | bytearray, pos: int, body_limit: int) -> int | None:
-    """Where a chunked body starting at ``pos`` ends (after its trailer section)."""
-    body_start = pos
-    while True:
-        line_end = data.find(b"\n", pos)
-        if line_end < 0:
-            return None
-        size = _CHUNK_SIZE.match(data, pos)
-        if size is None:
-            return body_start
-        length = int(size.group(), 16)
-        if pos - body_start + length > body_limit:
-            return body_start
-        pos = line_end + 1
-        if length == 0:
-            break
-        pos += length
-        if len(data) < pos + 2:
-            return None
-        pos += 2 if data[pos : pos + 2] == b"\r\n" else 1
-    while True:  # the trailer section: lines up to an empty one
-        line_end = data.find(b"\n", pos)
-        if line_end < 0:
-            return None
-        if data[pos:line_end] in (b"", b"\r"):
-            return line_end + 1
-        pos = line_end + 1
+def request_end(data: bytes | bytearray, body_limit: int) -> tuple[int, int | None]:
+    """(where the head of the request in ``data`` ends, where the request ends or None
+    while its body is incomplete); ``Incomplete`` while the head is. See ``Framing``."""
+    framing = Framing(body_limit)
+    end = framing.end(data)
+    assert framing.head_end is not None
+    return framing.head_end, end
 
 
 class BufferedConn(TConn):
@@ -125,6 +157,7 @@ class BufferedConn(TConn):
         self.io_timeout = io_timeout
         self.data_ready = True  # gthread's wait for a first byte: the main loop does that
         self.buffer = bytearray()
+        self.framing: Framing | None = None
         self.deadline = 0.0
         self.complete = False
         self.registered = False
@@ -187,6 +220,7 @@ class BufferingWorker(ThreadWorker):
             conn.buffer += conn.parser.unreader.take_buffered()
         conn.sock.setblocking(False)
         conn.deadline = time.monotonic() + self.client_timeout
+        conn.framing = Framing(self.body_limit)
         self.reading[conn] = None
         if not self._whole(conn):
             self.poller.register(
@@ -210,24 +244,33 @@ class BufferingWorker(ThreadWorker):
     def _whole(self, conn: BufferedConn) -> bool:
         """True when ``conn`` is off the loop: handed to a thread with a whole request, or
         refused; False while it is still being read."""
+        framing = conn.framing or Framing(self.body_limit)
+        conn.framing = framing
+        new_head = framing.head_end is None
         try:
-            head_end, end = request_end(conn.buffer, self.body_limit)
+            end = framing.end(conn.buffer)
         except Incomplete:
             if len(conn.buffer) > MAX_HEAD_BYTES:
+                self.log.debug(
+                    "%s: a head over %d bytes, answered 431", conn.client, MAX_HEAD_BYTES
+                )
                 self._drop(conn, _answer("431 Request Header Fields Too Large"))
                 return True
             return False
-        head = bytes(conn.buffer[:head_end])
-        if _EXPECT_CONTINUE.search(head):  # answered here, once; the thread must not again
-            conn.buffer[:head_end] = _EXPECT_CONTINUE.sub(b"", head, count=1)
-            if end is None:
-                self._send(conn, CONTINUE)
-                return False
+        if new_head and framing.head_end is not None:
+            head = bytes(conn.buffer[: framing.head_end])
+            if _EXPECT_CONTINUE.search(head):  # answered here, once; the thread must not again
+                conn.buffer[: framing.head_end] = _EXPECT_CONTINUE.sub(b"", head, count=1)
+                conn.framing = framing = Framing(self.body_limit)
+                end = framing.end(conn.buffer)
+                if end is None:
+                    self._send(conn, CONTINUE)
         if end is None:
             return False
         self._unregister(conn)
         del self.reading[conn]
         conn.complete = True
+        conn.framing = None
         self.enqueue_req(conn)
         return True
 
@@ -266,6 +309,9 @@ class BufferingWorker(ThreadWorker):
         else:
             late = list(takewhile(lambda conn: conn.deadline <= now, self.reading))
         for conn in late:
+            self.log.debug(
+                "%s: no whole request within %g s, answered 408", conn.client, self.client_timeout
+            )
             self._drop(conn, _answer("408 Request Timeout"))
 
     def finish_request(self, conn: Any, fs: Future[Any]) -> None:

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ngnserver.gunicorn_worker import Incomplete, request_end
+from ngnserver.gunicorn_worker import Framing, Incomplete, request_end
 from tests.support.gunicorn import ADMIN, Deployment, Gunicorn
 from tests.support.slow_clients import SlowBody, SlowHeaders, timed
-from tests.support.wire import Client, HttpResponse, envelope, read_response
+from tests.support.wire import Client, HttpResponse, SoapFault, envelope, read_response
 
 PROMPT = 3.0  # seconds: a normal request answered later than this was held up
 THREADS = "2"  # per worker; 2 workers: 4 threads against 25 slow clients
@@ -196,6 +196,16 @@ def test_a_head_larger_than_any_client_of_ours_sends_is_refused(server):
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
 
 
+def test_a_body_larger_than_the_limit_is_refused_without_waiting_for_it(server):
+    with _connect(server) as sock:
+        sock.sendall(_head(server, b"") + b"Content-Length: 3000000\r\n\r\n<")
+        took, response = timed(lambda: _read_response(sock, bytearray()))
+    assert took < PROMPT
+    with pytest.raises(SoapFault) as fault:
+        read_response(response)
+    assert fault.value.errorcode == 2003
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
@@ -230,3 +240,28 @@ def test_where_a_request_ends(data, expected):
 def test_a_head_without_its_blank_line_is_incomplete():
     with pytest.raises(Incomplete):
         request_end(b"POST / HTTP/1.1\r\nHost: x\r\n", body_limit=50)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2;x=y\r\nlo\r\n0\r\nT: 1\r\n\r\n",
+    ],
+)
+def test_a_request_sent_a_byte_at_a_time_ends_at_its_last_byte(request_bytes):
+    """Framing goes on from where it stopped: fed one byte more each time, it finds the
+    end exactly when the last byte arrives, never before."""
+    framing, data = Framing(body_limit=50), bytearray()
+    for n, byte in enumerate(request_bytes + b"GET", 1):
+        data.append(byte)
+        try:
+            end = framing.end(data)
+        except Incomplete:
+            end = None
+        assert end == (len(request_bytes) if n >= len(request_bytes) else None), n
+
+
+def test_a_chunk_size_line_longer_than_any_client_sends_ends_the_request_at_its_head():
+    head = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert request_end(head + b"0" * 9000, body_limit=10**6) == (len(head), len(head))
