@@ -1,4 +1,4 @@
-"""Running ``ngnserver serve`` (gunicorn, two sync workers) as an operator does, for tests:
+"""Running ``ngnserver serve`` (gunicorn, two workers) as an operator does, for tests:
 a ``Deployment`` is a state directory, a database URL and an admin login; ``start()`` runs a
 server on a free port and waits until it answers, ``stop_all()`` stops it with SIGTERM."""
 
