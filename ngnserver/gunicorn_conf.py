@@ -1,8 +1,10 @@
 """gunicorn settings for ngnserver (the repository's ``gunicorn.conf.py`` loads these).
 
-Sync workers: NGNPro clients speak HTTP/1.0 with ``Connection: close`` and sit behind a
-proxy; threaded workers with keep-alive pinned all connections to one worker here (see
-README, "Running it"). Every value can be overridden by the environment variable named.
+Threaded workers that read each request whole in their event loop before a thread runs it
+(``ngnserver.gunicorn_worker``): a slow client costs a socket, not a worker or a thread, and
+one that has not sent its whole request within ``NGNSERVER_CLIENT_TIMEOUT`` seconds is
+answered 408. See docs/deployment.md. Every value can be overridden by the environment
+variable named.
 """
 
 import multiprocessing
@@ -10,7 +12,15 @@ import os
 
 bind = os.environ.get("NGNSERVER_BIND", "127.0.0.1:9200")
 workers = int(os.environ.get("NGNSERVER_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
-worker_class = "sync"
+# "sync" (or "gthread") only behind a proxy that buffers whole requests: see docs/deployment.md
+worker_class = os.environ.get("NGNSERVER_WORKER_CLASS", "ngnserver.gunicorn_worker.BufferingWorker")
+# requests one worker runs at once; each holds a database connection while it runs (the
+# PostgreSQL pool holds 10 per process, see ngnserver/db.py)
+threads = int(os.environ.get("NGNSERVER_THREADS", "4"))
+# seconds a client has to send a whole request (head and body), and for each socket
+# operation on it afterwards; not a gunicorn setting (BufferingWorker reads it)
+client_timeout = float(os.environ.get("NGNSERVER_CLIENT_TIMEOUT", "30"))
+keepalive = int(os.environ.get("NGNSERVER_KEEPALIVE", "2"))
 timeout = int(os.environ.get("NGNSERVER_WORKER_TIMEOUT", "30"))
 graceful_timeout = 20
 # X-Forwarded-Proto/For are trusted from these proxies only.

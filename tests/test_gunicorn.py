@@ -1,4 +1,4 @@
-"""The server as an operator runs it: ``ngnserver serve`` (gunicorn, two sync workers) in a
+"""The server as an operator runs it: ``ngnserver serve`` (gunicorn, two workers) in a
 subprocess, on SQLite and on PostgreSQL, spoken to over real sockets the way CDRTool does.
 
 Each test starts its own server on a free port with its own state directory and stops it

@@ -1,4 +1,4 @@
-"""Running ``ngnserver serve`` (gunicorn, two sync workers) as an operator does, for tests:
+"""Running ``ngnserver serve`` (gunicorn, two workers) as an operator does, for tests:
 a ``Deployment`` is a state directory, a database URL and an admin login; ``start()`` runs a
 server on a free port and waits until it answers, ``stop_all()`` stops it with SIGTERM."""
 
@@ -107,6 +107,7 @@ class Deployment:
     admin: tuple[str, str] | None = ADMIN
     servers: list[Gunicorn] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)  # more NGNSERVER_* variables
+    workers: int | None = 2  # None: the shipped default (NGNSERVER_WORKERS, else 2 x CPUs + 1)
 
     @classmethod
     def on(
@@ -158,7 +159,7 @@ class Deployment:
         stdout, stderr = self.root / f"stdout-{n}.log", self.root / f"stderr-{n}.log"
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(
-                [*_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+                [*_command(), "serve", "--bind", f"127.0.0.1:{port}", *self._workers_option()],
                 cwd=self.root,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -169,6 +170,9 @@ class Deployment:
         self.servers.append(server)
         self._wait_until_ready(server, ready_path)
         return server
+
+    def _workers_option(self) -> list[str]:
+        return [] if self.workers is None else ["--workers", str(self.workers)]
 
     @staticmethod
     def _wait_until_ready(server: Gunicorn, path: str) -> None:
