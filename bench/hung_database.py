@@ -23,10 +23,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
-import bench_customer as bc  # noqa: E402
+import bench_customer as bc
 
-from tests.support.postgres import TemporaryPostgres  # noqa: E402
-from tests.support.wire import Client, SoapFault, http_exchange  # noqa: E402
+from tests.support.postgres import TemporaryPostgres
+from tests.support.wire import Client, SoapFault, http_exchange
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Seen:
 
 
 def server_processes(pg: TemporaryPostgres) -> list[int]:
-    root = pg._process.pid  # noqa: SLF001
+    root = pg._process.pid
     found = [root]
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():

@@ -9,16 +9,19 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from ngnserver import config, logs
+from ngnserver import config, logs, metrics
 from ngnserver.core import logins
 from ngnserver.core.callers import authenticate
 from ngnserver.core.errors import E, NGNError
 from ngnserver.db import Database, Trouble, trouble
+from ngnserver.models.job import Job
 from ngnserver.services import ALIASES, PORTS
 from ngnserver.services.context import RequestContext
 from ngnserver.services.types import AuthHeader
@@ -67,10 +70,34 @@ class NGNProApp:
             return _reply(start_response, "200 OK", XML, encoding_schema())
         if path == "/health" and method in ("GET", "HEAD"):
             return self._health(start_response)
+        if path == "/metrics" and method in ("GET", "HEAD"):
+            body = metrics.exposition(self._jobs_by_state, self.db.health)
+            return _reply(start_response, "200 OK", metrics.CONTENT_TYPE, body)
         return _reply(start_response, "404 Not Found", "text/plain; charset=utf-8", b"Not found\n")
+
+    def _jobs_by_state(self) -> dict[str, int]:
+        with self.db.transaction(write=False) as session:
+            return dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+
+    def request_id(self, environ: dict[str, Any]) -> str:
+        """The id a trusted proxy gave the request (X-Request-Id), else a new one."""
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        if given and len(given) <= 64 and given.isascii() and given.isprintable() and self._proxies.trusts(environ.get("REMOTE_ADDR")):
+            return given
+        return uuid.uuid4().hex[:16]
 
     def _soap(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
+        request = self.request_id(environ)
+        token = logs.REQUEST.set(request)  # every line logged while it runs names it
+        try:
+            return self._answer_soap(environ, start_response, started, request)
+        finally:
+            logs.REQUEST.reset(token)
+
+    def _answer_soap(
+        self, environ: dict[str, Any], start_response: StartResponse, started: float, request: str
+    ) -> Iterable[bytes]:
         body, too_large = _read_body(environ, self.settings.max_request_bytes)
         caller_holder: list[str] = []
         if too_large:
@@ -80,18 +107,22 @@ class NGNProApp:
         else:
             address = self.client_address(environ)
             ok, payload, call, error = self.endpoint.handle(body, lambda c: self._invoke(c, caller_holder, address))
+        operation = f"{call.operation.port.name}.{call.operation.name}" if call else None
+        seconds = time.perf_counter() - started
         logs.info(
             log,
             "soap",
             {
-                "operation": f"{call.operation.port.name}.{call.operation.name}" if call else None,
+                "operation": operation,
                 "caller": caller_holder[0] if caller_holder else None,
                 "errorcode": error.code if error else None,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
+                "ms": round(seconds * 1000, 2),
                 "remote": environ.get("REMOTE_ADDR"),
             },
         )
-        return _reply(start_response, "200 OK" if ok else "500 Internal Server Error", XML, payload)
+        metrics.observe(operation, error.code if error else None, seconds)
+        status = "200 OK" if ok else "500 Internal Server Error"
+        return _reply(start_response, status, XML, payload, [("X-Request-Id", request)])
 
     def _invoke(self, call: Call, caller_holder: list[str], address: str | None = None) -> Any:
         """Run the call's operation, in one transaction, as the caller its auth header

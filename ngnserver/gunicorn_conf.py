@@ -25,13 +25,24 @@ timeout = int(os.environ.get("NGNSERVER_WORKER_TIMEOUT", "30"))
 graceful_timeout = 20
 # X-Forwarded-Proto/For are trusted from these proxies only.
 forwarded_allow_ips = os.environ.get("NGNSERVER_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-accesslog = os.environ.get("NGNSERVER_ACCESS_LOG", "-")
-access_log_format = (
-    '{"remote": "%(h)s", "request": "%(r)s", "status": %(s)s, "bytes": %(B)s, '
-    '"ms": %(M)s, "agent": "%(a)s"}'
-)
+# ngnserver logs every SOAP call itself (one JSON line, with its request id); gunicorn's own
+# access log is off unless NGNSERVER_ACCESS_LOG names a file ("-": stderr)
+accesslog = os.environ.get("NGNSERVER_ACCESS_LOG") or None
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms request=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("NGNSERVER_LOG_LEVEL", "info").lower()
+# gunicorn's own lines as JSON, like ngnserver's
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "ngnserver.logs.JsonLines"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"handlers": ["stderr"], "level": loglevel.upper()},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
 # gunicorn 27 opens a control socket in the home directory by default; we do not use it.
 control_socket_disable = True
 # a request line or header this large is no SOAP client of ours
@@ -49,3 +60,17 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     database = settings.database()
     database.migrate()
     database.dispose()
+    # the workers' metrics, added up at a scrape (ngnserver/metrics.py): set before any
+    # worker imports prometheus_client, emptied of an earlier run's files
+    folder = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.state_dir.resolve() / "metrics"))
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker that is gone stops counting in the live gauges (prometheus-client)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

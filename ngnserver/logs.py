@@ -3,6 +3,7 @@ password: SOAP calls are logged by port, operation, login name and outcome only.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -14,6 +15,9 @@ from typing import Any
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 # json.dumps(..., default=str) builds an encoder on every call; one serves every line
 _ENCODE = json.JSONEncoder(default=str).encode
+
+REQUEST: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
+"""The id of the request being answered: every line logged meanwhile carries it as ``request``."""
 
 
 class JsonLines(logging.Formatter):
@@ -36,7 +40,11 @@ class JsonLines(logging.Formatter):
         stamp = self._stamp
         if stamp[0] != second:
             stamp = self._stamp = (second, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(created)))
-        return {"time": f"{stamp[1]},{int(msecs):03d}", "level": level, "logger": logger, "message": message}
+        line = {"time": f"{stamp[1]},{int(msecs):03d}", "level": level, "logger": logger, "message": message}
+        request = REQUEST.get()
+        if request is not None:
+            line["request"] = request
+        return line
 
     def format(self, record: logging.LogRecord) -> str:
         line = self.start(record.created, record.msecs, record.levelname, record.name, record.getMessage())

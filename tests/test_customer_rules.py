@@ -414,3 +414,25 @@ def test_totals_from_the_reseller_counters_match_counting_rows(world, tmp_path):
         assert by_filter["total"] == real[reseller]
     assert world.login("r2").call("Customer", "getCustomers", query=page)["total"] == real[world.r2]
     assert world.login("r1").call("Customer", "getCustomers", query={**page, "filter": {"reseller": world.r2}})["total"] == 0
+
+
+def test_a_reseller_admin_creates_is_active_unless_admin_says_otherwise(server):
+    admin = server.admin()
+    active = add(admin, username="r-active")
+    assert active["resellerActive"] is True
+    assert add(admin, username="r-off", resellerActive=False)["resellerActive"] is False
+    # its first record works at once
+    reseller = server.login("r-active", "pw-r-active")
+    assert add(reseller, username="first-customer")["reseller"] == active["id"]
+    # a customer admin creates under a reseller keeps the flag off: it is no reseller
+    assert add(admin, username="plain", reseller=active["id"])["resellerActive"] is False
+
+
+def test_a_customer_login_sending_impersonate_is_told_it_is_for_admin(server):
+    admin = server.admin()
+    reseller = add(admin, username="r9")
+    add(admin, username="c9", reseller=reseller["id"])
+    login = Client(server.url, "c9", "pw-c9", admin=False, impersonate=reseller["id"])
+    with pytest.raises(SoapFault) as info:
+        login.call("Customer", "getAccount", id=reseller["id"])
+    assert info.value.errorcode == 4004 and "impersonate is for admin logins" in info.value.errorstring

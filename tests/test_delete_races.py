@@ -124,7 +124,7 @@ def test_parallel_deletes_of_one_record_release_its_credit_once(deployed):
         before = usage(deployment)
         for _round in range(2):
             add(tenant.r)
-            results = all_at_once(PARALLEL, lambda _: delete(tenant.r))
+            results = all_at_once(PARALLEL, lambda _, delete=delete: delete(tenant.r))
             assert results.count(0) == 1, (kind, results)
             assert set(results) - {0} <= {1031, 1032, 1002, 1012, 1022, 3002, 3003, 3004, 7002, 7004}, (kind, results)
         assert usage(deployment) == before, kind
@@ -144,7 +144,8 @@ def test_parallel_owner_changes_count_once(deployed):
     sip_id = {"username": "owned", "domain": "race.example"}
     tenant.r.call("Sip", "addAccount", account=("SipAccount", {"id": sip_id, "owner": tenant.customer}))
     for owner in (0, tenant.customer, 0):
-        all_at_once(12, lambda _: tenant.r.call("Sip", "updateAccount", account=("SipAccount", {"id": sip_id, "owner": owner})))
+        change = ("SipAccount", {"id": sip_id, "owner": owner})
+        all_at_once(12, lambda _, change=change: tenant.r.call("Sip", "updateAccount", account=change))
         assert usage(deployment) == recounted(deployment), owner
     assert usage(deployment).get(("customer", tenant.customer, "sip_credit"), 0) == 0
 

@@ -96,7 +96,7 @@ def test_add_range_twice_is_refused_with_3001(server):
     seed_reseller_seven(server)
     ok(server, "enum-addRange", "addRange")
     error = fault(server, "enum-addRange")
-    assert error.errorcode == 3001 and error.faultstring == "Duplicate range"
+    assert error.errorcode == 3001 and error.faultstring.startswith("Duplicate range" + ": ")
     assert error.errorstring == "ENUM range +3120 under e164.arpa already exists."
     assert usage(server, "enum_range_credit") == {("reseller", 7): 1}
 
@@ -175,7 +175,7 @@ def test_delete_range_with_numbers_is_refused_saying_how_many(server):
     seed_number(server)
     seed_number(server, "31207654321")
     error = fault(server, "enum-deleteRange")
-    assert error.errorcode == 3004 and error.faultstring == "Range not empty"
+    assert error.errorcode == 3004 and error.faultstring.startswith("Range not empty" + ": ")
     assert error.errorstring == "ENUM range +3120 under e164.arpa still has 2 numbers; delete them first."
     assert the_range(server)["used"] == 2
 
@@ -205,7 +205,7 @@ def test_add_number_without_the_resellers_number_credit_is_6001(server):
     seed_reseller_seven(server)
     seed_range(server)
     error = fault(server, "enum-addNumber")
-    assert error.errorcode == 6001 and error.faultstring == "Credit exhausted"
+    assert error.errorcode == 6001 and error.faultstring.startswith("Credit exhausted" + ": ")
     assert error.errorstring == "ENUM number credit of reseller 7 is exhausted (0 of 0 used)."
     assert fault(server, "enum-getNumber").errorcode == 3002
 
@@ -243,7 +243,7 @@ def test_get_number_returns_it_with_typed_mappings(server):
 
 def test_get_number_of_a_missing_number_is_3002(server):
     error = fault(server, "enum-getNumber")
-    assert error.errorcode == 3002 and error.faultstring == "Number not found"
+    assert error.errorcode == 3002 and error.faultstring.startswith("Number not found" + ": ")
     assert error.errorstring == "ENUM number +31201234567 under e164.arpa does not exist."
 
 

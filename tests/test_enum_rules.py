@@ -355,7 +355,7 @@ def test_number_credit_of_the_reseller_is_exhausted_exactly_at_its_limit(world):
     for n in range(5):
         add_number(c1, f"3120123456{n}")
     error = refused(6001, c1, "addNumber", number=enum_number("31201234565"))
-    assert error.faultstring == "Credit exhausted"
+    assert error.faultstring.startswith("Credit exhausted" + ": ")
     assert error.errorstring == f"ENUM number credit of reseller {world.r1} is exhausted (5 of 5 used)."
     c1.call("Enum", "deleteNumber", enumId=enum_id("31201234560"))
     add_number(c1, "31201234565")
@@ -451,7 +451,7 @@ def test_admin_moves_a_range_without_a_customer_between_resellers(world):
 )
 def test_bad_mappings_are_refused_with_3008(world, mapping, says):
     error = refused(3008, world.admin, "addNumber", number=enum_number("31201234567", mappings=[mapping]))
-    assert error.faultstring == "Invalid mapping" and says in error.errorstring
+    assert error.faultstring.startswith("Invalid mapping" + ": ") and says in error.errorstring
     refused(3002, world.admin, "getNumber", enumId=enum_id("31201234567"))
 
 

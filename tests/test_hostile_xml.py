@@ -291,7 +291,7 @@ def test_a_1_9_mib_body_of_many_elements_gets_a_normal_answer(server):
     assert result["total"] == 1 and result["accounts"][0]["username"] == "alice"
 
 
-def test_a_1_9_mib_array_of_many_items_gets_a_normal_answer(server):
+def test_a_1_9_mib_array_of_many_items_is_refused_promptly_with_2006(server):
     created = server.admin().call(
         "Customer", "addAccount", account=("CustomerAccount", {"username": "alice"})
     )
@@ -309,8 +309,10 @@ def test_a_1_9_mib_array_of_many_items_gets_a_normal_answer(server):
     count = (int(1.9 * MIB) - len(prefix) - len(suffix)) // len(item)
     body = (prefix + item * count + suffix).encode()
     started = time.monotonic()
-    assert read_response(post(server.url, body), "Customer", "setProperties").value is None
+    with pytest.raises(SoapFault) as info:
+        read_response(post(server.url, body), "Customer", "setProperties")
     assert time.monotonic() - started < 5.0
+    assert info.value.errorcode == 2006 and f"properties holds {count} items; at most 100" in info.value.errorstring
     assert server.admin().call("Customer", "getProperties", customer=created["id"]) == []
 
 

@@ -27,9 +27,9 @@ def test_checked_in_postgresql_schema_is_what_the_migrations_produce():
     )
 
 
-def test_readme_lists_every_error_code():
-    assert errorcode_table() in (ROOT / "README.md").read_text(), (
-        "regenerate the README's table with: ngnserver errorcodes"
+def test_the_docs_list_every_error_code():
+    assert errorcode_table() in (ROOT / "docs" / "errors.md").read_text(), (
+        "regenerate the table in docs/errors.md with: ngnserver errorcodes"
     )
 
 

@@ -145,7 +145,7 @@ def test_a_postgresql_database_not_in_utf8_is_refused_before_anything_is_written
 
 def _server_processes(pg: TemporaryPostgres) -> list[int]:
     """The postmaster and every process it started."""
-    root = pg._process.pid  # noqa: SLF001  (the test's own server)
+    root = pg._process.pid  # the test's own server
     found = [root]
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():

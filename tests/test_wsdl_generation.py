@@ -376,3 +376,13 @@ def test_same_inputs_give_the_same_bytes_in_any_process():
             ).stdout
         )
     assert len(digests) == 1
+
+
+def test_the_readmes_client_example_runs_as_written(server):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    example = example.replace("http://127.0.0.1:9200/ngnpro/", server.url).replace('"password": "..."', '"password": "secret"')
+    ran = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, timeout=60, check=False)
+    assert (ran.returncode, ran.stdout) == (0, "alice\n"), ran.stderr
+    props = server.admin().call("Customer", "getProperties", customer=1)
+    assert [(p["name"], p["value"]) for p in props] == [("sip_credit", "10")]

@@ -142,4 +142,9 @@ def authenticate(
     sealed = bytes(row.password_sealed) if row is not None else sealer.dummy()
     if not sealer.matches(sealed, password) or row is None:
         raise NGNError(E.AUTH_FAILED, "Wrong customer username or password.")
+    if auth.get("impersonate"):
+        raise NGNError(
+            E.PERMISSION_DENIED,
+            "impersonate is for admin logins; a customer's own login acts as itself: leave impersonate out.",
+        )
     return _acting_as(row, username, admin_login=False)

@@ -241,7 +241,9 @@ class Customers:
         self.session.add(customer)
         self._flush_unique(username)
         if not customer.reseller:
-            customer.reseller = customer.id  # a new reseller
+            customer.reseller = customer.id  # a new reseller: active unless admin said otherwise
+            if fields.get("reseller_active") is None:
+                customer.reseller_active = True
             defaults = [
                 PropertyChange(name, str(value), None, None)
                 for name, value in self.reseller_default_credits.items()

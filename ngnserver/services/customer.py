@@ -11,9 +11,10 @@ from typing import Any
 from spyne import Array, Boolean, Double, Integer32, ServiceBase, Unicode, rpc
 
 from ngnserver.core.customers import Customers, properties_from
+from ngnserver.core.errors import E, NGNError
 from ngnserver.models import Customer
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import Listing, NGNType, OrderBy, Range, wire_date
+from ngnserver.services.types import Listing, NGNType, OrderBy, Range, refuse_lost_lists, wire_date
 
 NAMESPACE = "urn:AGProjects:NGNPro:Customer"
 
@@ -163,6 +164,7 @@ class CustomerService(ServiceBase):
 
     @rpc(CustomerAccount, _returns=CustomerAccount, _port_type="CustomerPort")
     def addAccount(ctx: RequestContext, account: dict[str, Any] | None) -> dict[str, Any]:
+        refuse_lost_lists(account, ("properties",), "account")
         account = account or {}
         customers = _customers(ctx)
         customer = customers.add(account_fields(account), properties_from(account.get("properties")))
@@ -202,6 +204,12 @@ class CustomerService(ServiceBase):
 
     @rpc(Integer32, CustomerPropertyArray, _port_type="CustomerPort")
     def setProperties(ctx: RequestContext, customer: int | None, properties: list[dict[str, Any]] | None) -> None:
+        if properties is None:
+            raise NGNError(
+                E.MISSING_PARAMETER,
+                "setProperties needs properties; an empty <properties/> without a type is what zeep sends for a "
+                "list given by position: pass properties=[...] by keyword.",
+            )
         customers = _customers(ctx)
         customers.set_properties(customers.get(customer, lock=True), properties_from(properties))
 

@@ -13,7 +13,15 @@ from spyne import Array, Integer32, ServiceBase, Unicode, rpc
 from ngnserver.core.dns import RECORD_FIELDS, ZONE_FIELDS, Dns
 from ngnserver.models import dns as rows
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import Listing, NGNType, OrderBy, Range, StringArray, wire_date
+from ngnserver.services.types import (
+    Listing,
+    NGNType,
+    OrderBy,
+    Range,
+    StringArray,
+    refuse_lost_lists,
+    wire_date,
+)
 
 NAMESPACE = "urn:AGProjects:NGNPro:Dns"
 PORT = "DnsPort"
@@ -202,6 +210,7 @@ class DnsService(ServiceBase):
 
     @rpc(DnsZone, _port_type=PORT)
     def addZone(ctx: RequestContext, zone: dict[str, Any] | None) -> None:
+        refuse_lost_lists(zone, ("nameservers",), "zone")
         _dns(ctx).add_zone(_writable(zone, _ZONE_WRITABLE))
 
     @rpc(DnsZone, _port_type=PORT)

@@ -12,7 +12,15 @@ from spyne import Array, Integer32, ServiceBase, Unicode, rpc
 from ngnserver.core.enum import Enum
 from ngnserver.models import enum as rows
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import Listing, NGNType, OrderBy, Range, StringArray, wire_date
+from ngnserver.services.types import (
+    Listing,
+    NGNType,
+    OrderBy,
+    Range,
+    StringArray,
+    refuse_lost_lists,
+    wire_date,
+)
 
 NAMESPACE = "urn:AGProjects:NGNPro:Enum"
 PORT = "EnumPort"
@@ -222,6 +230,7 @@ class EnumService(ServiceBase):
 
     @rpc(EnumNumber, _port_type=PORT)
     def addNumber(ctx: RequestContext, number: dict[str, Any] | None) -> None:
+        refuse_lost_lists(number, ("mappings",), "number")
         _enum(ctx).add_number(number_fields(number or {}))
 
     @rpc(EnumNumber, _port_type=PORT)

@@ -12,7 +12,15 @@ from spyne import Array, Boolean, Integer32, ServiceBase, Unicode, rpc
 from ngnserver.core.sip import Sip
 from ngnserver.models import sip as rows
 from ngnserver.services.context import RequestContext
-from ngnserver.services.types import Listing, NGNType, OrderBy, Range, StringArray, wire_date
+from ngnserver.services.types import (
+    Listing,
+    NGNType,
+    OrderBy,
+    Range,
+    StringArray,
+    refuse_lost_lists,
+    wire_date,
+)
 
 NAMESPACE = "urn:AGProjects:NGNPro:Sip"
 PORT = "SipPort"
@@ -294,6 +302,7 @@ class SipService(ServiceBase):
 
     @rpc(SipAccount, _returns=SipAccount, _port_type=PORT)
     def addAccount(ctx: RequestContext, account: dict[str, Any] | None) -> dict[str, Any]:
+        refuse_lost_lists(account, ("groups", "acl", "properties"), "account")
         fields = account_fields(account or {})
         created, groups = _sip(ctx).add_account(fields)
         # the password just sealed and stored, as sent (opening it again would cost a decrypt)

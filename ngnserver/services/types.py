@@ -47,6 +47,20 @@ class Range(NGNType):
 StringArray = Array(Unicode, type_name="StringArray")
 
 
+def refuse_lost_lists(given: Mapping[str, Any] | None, names: tuple[str, ...], what: str) -> None:
+    """Refuse (2006) a creation whose list member ``name`` arrived as an empty element
+    without a type (the decoder gives None for it): zeep sends exactly that for a list
+    inside a dict passed by position (``addAccount({..., "properties": [p]})``), having
+    dropped its items, and an empty list in a creation means nothing anyway."""
+    for name in names:
+        if given is not None and name in given and given[name] is None:
+            raise NGNError(
+                E.INVALID_VALUE,
+                f"{what}.{name} arrived empty and without a type, as zeep sends a list it dropped from "
+                f"an argument given by position: pass {what} by keyword ({what}={{...}}), or leave {name} out.",
+            )
+
+
 def wire_date(value: datetime | str | None) -> str | None:
     """NGNPro's date format: ``YYYY-MM-DD HH:MM:SS`` in UTC (rows read straight from SQLite
     carry the stored text, which starts with exactly that)."""

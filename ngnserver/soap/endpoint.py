@@ -146,7 +146,8 @@ class SoapEndpoint:
                 _ENCODING_STYLE,
                 "><SOAP-ENV:Body><SOAP-ENV:Fault>",
                 f"<faultcode>{side}</faultcode>",
-                f"<faultstring>{escape(error.error.faultstring)}</faultstring>",
+                # the sentence too, not just the title: zeep's Fault.message is the faultstring
+                f"<faultstring>{escape(error.error.faultstring)}: {escape(error.message)}</faultstring>",
                 '<detail><exception xsi:type="ns1:NGNProException">',
                 f'<errorcode xsi:type="xsd:int">{error.code}</errorcode>',
                 f'<errorstring xsi:type="xsd:string">{escape(error.message)}</errorstring>',

@@ -30,7 +30,7 @@ CAPTURES = Path(__file__).parent.parent / "fixtures" / "cdrtool-wire"
 
 class SoapFault(Exception):
     def __init__(self, faultcode: str, faultstring: str, errorcode: int | None, errorstring: str, status: int):
-        super().__init__(f"{faultstring} ({errorcode}): {errorstring}")
+        super().__init__(f"{faultstring.split(': ', 1)[0]} ({errorcode}): {errorstring}")
         self.faultcode = faultcode
         self.faultstring = faultstring
         self.errorcode = errorcode
