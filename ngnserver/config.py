@@ -164,7 +164,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     def get(name: str, default: Any = None) -> Any:
         return env.get(ENV_PREFIX + name.upper(), values.get(name, default))
 
-    def number(kind: type[int] | type[float], name: str, default: float, table: str = "") -> Any:
+    def number(kind: type[int | float], name: str, default: float, table: str = "") -> Any:
         """The setting ``name`` (in the file's ``[table]`` when given) as ``kind``; a
         ConfigError names the variable (or the file's key) and the value."""
         variable = f"{ENV_PREFIX}{table.upper()}{'_' if table else ''}{name.upper()}"
