@@ -1,23 +1,103 @@
-"""The ``ngnserver`` command: run the server, manage the database, list error codes."""
+"""The ``ngnserver`` command: run the server, manage the database, list error codes.
+
+An expected failure (bad configuration, the wrong state directory, a database that does not
+answer or has no schema, a vendor that is not configured) ends the command with one
+sentence naming what to fix and exit status 1, never a traceback.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ngnserver import config
 
+if TYPE_CHECKING:
+    from ngnserver.db import Database
 
-def _settings() -> config.Settings:
-    try:
-        return config.prepare_state(config.load())
-    except config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+_DATABASE = "ngnserver.database"  # click's ctx.meta: the database the command works on
 
 
-@click.group()
-@click.version_option(package_name="ngnserver")
+class _Commands(click.Group):
+    """The command group: turns expected failures into one-line ClickExceptions."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import DBAPIError
+
+        from ngnserver.db import DatabaseUnsuitable, Trouble, trouble
+
+        try:
+            return super().invoke(ctx)
+        except (config.ConfigError, DatabaseUnsuitable) as exc:
+            raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            if trouble(exc) is Trouble.REFUSED:
+                raise  # a statement of ours the database refused: a bug, worth its traceback
+            cause = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+            name = ctx.meta.get(_DATABASE, "the database")
+            raise click.ClickException(f"cannot use {name}: {cause} (check NGNSERVER_DATABASE_URL)") from None
+
+
+def _settings(create: bool = False, key: bool = True) -> config.Settings:
+    """The settings. ``create``: the command may create a new state directory (serve, db
+    upgrade); the others refuse to, so that run from the wrong directory they say so
+    instead of working on a fresh key and an empty database. ``key=False``: the command
+    does not seal or open passwords, and needs no key (nor admin login)."""
+    if key:
+        return config.prepare_state(config.load(), create=create)
+    settings = config.load()
+    config.require_state(settings, key=False)
+    return settings
+
+
+def _database(settings: config.Settings, migrated: bool = True) -> Database:
+    """The settings' database; ``migrated``: refuse (ClickException) one without the newest
+    schema."""
+    from sqlalchemy.engine import make_url
+
+    database = settings.database()
+    url = make_url(database.url)
+    if database.is_sqlite:
+        name = f"the SQLite database {url.database}"
+        if migrated and url.database and url.database != ":memory:" and not os.path.exists(url.database):
+            raise click.ClickException(f"{name} does not exist (check NGNSERVER_DATABASE_URL)")
+    else:
+        name = f"the database {url.render_as_string(hide_password=True)}"
+    click.get_current_context().meta[_DATABASE] = name
+    if migrated:
+        problem = _schema_problem(database)
+        if problem:
+            database.dispose()
+            raise click.ClickException(f"{name} {problem}")
+    return database
+
+
+def _schema_problem(database: Database) -> str | None:
+    """What keeps the database's schema from being this ngnserver's, or None."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from ngnserver.db import alembic_config
+
+    with database.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    scripts = ScriptDirectory.from_config(alembic_config(database.url))
+    heads = set(scripts.get_heads())
+    if current == heads:
+        return None
+    if not current:
+        return "has no ngnserver schema: run `ngnserver db upgrade`, or point NGNSERVER_DATABASE_URL at the server's database"
+    known = {revision.revision for revision in scripts.walk_revisions()}
+    if current <= known:
+        return f"is at schema revision {', '.join(sorted(current))}, older than this ngnserver's: run `ngnserver db upgrade`"
+    return f"is at schema revision {', '.join(sorted(current))}, which this ngnserver does not know: upgrade ngnserver"
+
+
+@click.group(cls=_Commands)
+@click.version_option(None, "-V", "--version", package_name="ngnserver")
 def main() -> None:
     """ngnserver: NGNPro-compatible provisioning server."""
 
@@ -46,7 +126,7 @@ def serve(bind: str | None, workers: int | None) -> None:
 
             return application
 
-    _settings()  # fail early, with a clear message, on bad configuration
+    _settings(create=True)  # fail early, with a clear message, on bad configuration
     Server().run()
 
 
@@ -59,8 +139,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Create the schema or bring it to the newest revision."""
 
-    settings = _settings()
-    settings.database().migrate()
+    _database(_settings(create=True), migrated=False).migrate()
     click.echo("database is at the newest revision")
 
 
@@ -71,7 +150,7 @@ def db_recount() -> None:
     from ngnserver.core import credits
     from ngnserver.core.customers import recount_reseller_sizes
 
-    database = _settings().database()
+    database = _database(_settings(key=False))
     with database.transaction(write=True) as session:
         n = recount_reseller_sizes(session)
         usage = credits.recount(session)
@@ -110,14 +189,17 @@ def worker(once: bool, poll: float, worker_id: str | None) -> None:
 
     settings = _settings()
     logs.setup(settings.log_level)
-    database = settings.database()
+    database = _database(settings, migrated=False)
     database.migrate()
     ran = run_forever(make_worker(settings, database, worker_id), poll, once)
     click.echo(f"ran {ran} jobs")
 
 
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
 @main.group(invoke_without_command=True)
-@click.option("--state", type=click.Choice(["queued", "running", "done", "failed"]), default=None)
+@click.option("--state", type=click.Choice(JOB_STATES), default=None)
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.pass_context
 def jobs(ctx: click.Context, state: str | None, limit: int) -> None:
@@ -128,18 +210,24 @@ def jobs(ctx: click.Context, state: str | None, limit: int) -> None:
 
     from ngnserver.models.job import Job
 
-    database = _settings().database()
+    database = _database(_settings(key=False))
     stmt = select(Job).order_by(Job.id.desc()).limit(limit)
     if state:
         stmt = stmt.where(Job.state == state)
     with database.transaction(write=False) as session:
-        for job in session.execute(stmt).scalars():
-            click.echo(
-                f"{job.id:>6}  {job.state:<8} {job.kind:<14} {job.record_kind} {job.record_id}  "
-                f"attempts {job.attempts}/{job.max_attempts}  step {job.step or '-'}  "
-                f"next {job.next_run_at:%Y-%m-%d %H:%M:%S}  {job.last_error}"
-            )
+        found = list(session.execute(stmt).scalars())
     database.dispose()
+    if not found:
+        click.echo(f"no {state} jobs" if state else "no jobs")
+        return
+    line = "{:>6}  {:<8} {:<14} {:<24} {:<9} {:<16} {:<19}  {}"
+    click.echo(line.format("ID", "STATE", "KIND", "RECORD", "ATTEMPTS", "STEP", "NEXT RUN (UTC)", "LAST ERROR"))
+    for job in found:
+        click.echo(line.format(
+            job.id, job.state, job.kind, f"{job.record_kind} {job.record_id}",
+            f"{job.attempts}/{job.max_attempts}", job.step or "-", f"{job.next_run_at:%Y-%m-%d %H:%M:%S}",
+            job.last_error,
+        ).rstrip())  # fmt: skip
 
 
 @jobs.command("retry")
@@ -148,12 +236,14 @@ def jobs_retry(job_id: int) -> None:
     """Queue a failed job again, with fresh attempts."""
     from ngnserver.core import jobs as job_queue
 
-    database = _settings().database()
+    database = _database(_settings(key=False))
     try:
         with database.transaction(write=True) as session:
             job_queue.retry(session, job_id)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        database.dispose()
     click.echo(f"job {job_id} queued")
 
 
@@ -163,19 +253,25 @@ def pull_dsl(threshold: float) -> None:
     """Sync every monitored DSL service with the vendor (safe to run from cron)."""
     from ngnserver import logs
     from ngnserver.core import dsl
+    from ngnserver.core.jobs import PermanentError
     from ngnserver.db import AlreadyRunning
     from ngnserver.worker import WorkerContext
 
     settings = _settings()
     logs.setup(settings.log_level)
-    database = settings.database()
-    context = WorkerContext(settings, settings.sealer())
+    try:
+        adapter = WorkerContext(settings, settings.sealer()).dsl
+    except PermanentError as exc:  # the vendor is not configured
+        raise click.ClickException(str(exc)) from None
+    database = _database(settings)
     try:
         with database.exclusive(dsl.PULL_LOCK):
-            report = dsl.pull_monitored(database, context.dsl, threshold)
+            report = dsl.pull_monitored(database, adapter, threshold)
     except AlreadyRunning as exc:
         click.echo(f"pull-dsl: {exc}; nothing done")
         return
+    finally:
+        database.dispose()
     click.echo(f"pulled {report.pulled}, failed {report.failed}, skipped {report.skipped}")
 
 
@@ -194,29 +290,41 @@ def audit(kind: str | None, key: str | None, login: str | None, since, limit: in
 
     from ngnserver.models.audit import AuditEntry
 
-    settings = _settings()
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     for column, value in ((AuditEntry.kind, kind), (AuditEntry.record_key, key), (AuditEntry.login, login)):
         if value:
             stmt = stmt.where(column == value)
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
-    database = settings.database()
+    database = _database(_settings(key=False))
     with database.transaction(write=False) as session:
-        for entry in session.execute(stmt).scalars():
-            who = f"{'admin ' if entry.admin_login else ''}{entry.login}"
-            if entry.acting_as is not None and entry.admin_login:
-                who += f" as {entry.acting_as}"
-            if as_json:
-                click.echo(json.dumps({
-                    "at": entry.at.isoformat(sep=" "), "login": entry.login, "admin": entry.admin_login,
-                    "acting_as": entry.acting_as, "action": entry.action, "kind": entry.kind,
-                    "key": entry.record_key, "changes": entry.changes,
-                }))  # fmt: skip
-            else:
-                changes = ", ".join(f"{k}={v}" for k, v in entry.changes.items())
-                click.echo(f"{entry.at:%Y-%m-%d %H:%M:%S}  {who:<24} {entry.action:<6} {entry.kind} {entry.record_key}  {changes}")
+        entries = list(session.execute(stmt).scalars())
+        # the history's kinds are the known ones: each area records its own, none is listed
+        kinds = [] if entries or not kind else sorted(session.execute(select(AuditEntry.kind).distinct()).scalars())
     database.dispose()
+    if kind and not entries and kind not in kinds:
+        held = ", ".join(kinds) if kinds else "nothing yet"
+        raise click.ClickException(f"no change of kind {kind!r} is recorded; the history holds: {held}")
+    if not entries:
+        click.echo("no changes match", err=as_json)  # JSON lines on stdout stay parseable
+        return
+    line = "{:<19}  {:<24} {:<6} {:<14} {:<24} {}"
+    if not as_json:
+        click.echo(line.format("AT (UTC)", "WHO", "ACTION", "KIND", "KEY", "CHANGES"))
+    for entry in entries:
+        if as_json:
+            click.echo(json.dumps({
+                "at": entry.at.isoformat(sep=" "), "login": entry.login, "admin": entry.admin_login,
+                "acting_as": entry.acting_as, "action": entry.action, "kind": entry.kind,
+                "key": entry.record_key, "changes": entry.changes,
+            }))  # fmt: skip
+            continue
+        who = f"{'admin ' if entry.admin_login else ''}{entry.login}"
+        if entry.acting_as is not None and entry.admin_login:
+            who += f" as {entry.acting_as}"
+        changes = ", ".join(f"{k}={v}" for k, v in entry.changes.items())
+        click.echo(line.format(f"{entry.at:%Y-%m-%d %H:%M:%S}", who, entry.action, entry.kind, entry.record_key,
+                               changes).rstrip())  # fmt: skip
 
 
 @main.command()

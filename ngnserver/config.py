@@ -28,6 +28,8 @@ log = logging.getLogger("ngnserver.config")
 ENV_PREFIX = "NGNSERVER_"
 ADMIN_FILE = "admin-credentials"
 KEY_FILE = "secret.key"
+DATABASE_FILE = "ngnserver.sqlite3"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(Exception):
@@ -50,6 +52,11 @@ class IkanoSettings:
 
     def __repr__(self) -> str:  # never print the password
         return f"IkanoSettings(url={self.url!r}, username={self.username!r}, import_mode={self.import_mode})"
+
+    @property
+    def configured(self) -> bool:
+        """Whether an Ikano account is set up (NGNSERVER_IKANO_URL names one)."""
+        return bool(self.url)
 
 
 def _flag(value: Any) -> bool:
@@ -118,7 +125,7 @@ class Settings:
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.state_dir / 'ngnserver.sqlite3').resolve()}"
+        return self.database_url or f"sqlite:///{(self.state_dir / DATABASE_FILE).resolve()}"
 
     def database(self) -> Database:
         """The database these settings name."""
@@ -157,6 +164,21 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     def get(name: str, default: Any = None) -> Any:
         return env.get(ENV_PREFIX + name.upper(), values.get(name, default))
 
+    def number(kind: type[int | float], name: str, default: float, table: str = "") -> Any:
+        """The setting ``name`` (in the file's ``[table]`` when given) as ``kind``; a
+        ConfigError names the variable (or the file's key) and the value."""
+        variable = f"{ENV_PREFIX}{table.upper()}{'_' if table else ''}{name.upper()}"
+        section = (values.get(table) or {}) if table else values
+        raw = env.get(variable, section.get(name, default))
+        try:
+            if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):
+                raise ValueError
+            return kind(raw)
+        except (TypeError, ValueError):
+            where = variable if variable in env else f"{table + '.' if table else ''}{name} in {config_file}"
+            what = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{where} must be {what}, not {raw!r}") from None
+
     admins = {str(k): str(v) for k, v in (values.get("admins") or {}).items()}
     username, password = get("admin_username"), get("admin_password")
     if username or password:
@@ -174,48 +196,48 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     if isinstance(networks, str):
         networks = [n.strip().upper() for n in networks.split(",") if n.strip()]
     TrustedProxies.parse(str(get("forwarded_allow_ips", "127.0.0.1,::1")))  # refused here, not in a worker
-    try:
-        return Settings(
-            state_dir=Path(get("state_dir", "var")),
-            database_url=get("database_url", ""),
-            admins=admins,
-            secret_key=str(get("secret_key", "")).encode(),
-            public_url=get("public_url", ""),
-            max_request_bytes=int(get("max_request_bytes", 2 * 1024 * 1024)),
-            query_max_rows=int(get("query_max_rows", 1000)),
-            max_list_items=int(get("max_list_items", 100)),
-            max_properties_bytes=int(get("max_properties_bytes", 32 * 1024)),
-            reseller_default_credits=_parse_credits(credits) if isinstance(credits, str) else dict(credits),
-            log_level=str(get("log_level", "INFO")).upper(),
-            prepared_statements=_flag(get("prepared_statements", True)),
-            database_connect_timeout=float(get("database_connect_timeout", 5)),
-            database_statement_timeout=float(get("database_statement_timeout", 10)),
-            database_answer_timeout=float(get("database_answer_timeout", 12)),
-            forwarded_allow_ips=str(get("forwarded_allow_ips", "127.0.0.1,::1")),
-            login_brake=Brake(
-                max_failures=int(get("login_max_failures", 10)),
-                max_failures_per_address=int(get("login_max_failures_per_address", 50)),
-                backoff=float(get("login_backoff_seconds", 30)),
-                max_backoff=float(get("login_max_backoff_seconds", 900)),
-                window=float(get("login_failure_window_seconds", 900)),
-            ),
-            ikano=IkanoSettings(
-                url=ikano("url", ""),
-                keyid=str(ikano("keyid", "")),
-                username=ikano("username", "admin"),
-                password=ikano("password", ""),
-                check_networks=tuple(networks),
-                import_mode=_flag(ikano("import_mode", False)),
-                debug=_flag(ikano("debug", False)),
-                connect_timeout=float(ikano("connect_timeout", 10)),
-                read_timeout=float(ikano("read_timeout", 120)),
-            ),
-            worker_lease_seconds=float(get("worker_lease_seconds", 300)),
-            worker_backoff_seconds=float(get("worker_backoff_seconds", 5)),
-            worker_max_attempts=int(get("worker_max_attempts", 8)),
-        )
-    except ValueError as exc:
-        raise ConfigError(f"bad number in configuration: {exc}") from exc
+    log_level = str(get("log_level", "INFO")).upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"NGNSERVER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    return Settings(
+        state_dir=Path(get("state_dir", "var")),
+        database_url=get("database_url", ""),
+        admins=admins,
+        secret_key=str(get("secret_key", "")).encode(),
+        public_url=get("public_url", ""),
+        max_request_bytes=number(int, "max_request_bytes", 2 * 1024 * 1024),
+        query_max_rows=number(int, "query_max_rows", 1000),
+        max_list_items=number(int, "max_list_items", 100),
+        max_properties_bytes=number(int, "max_properties_bytes", 32 * 1024),
+        reseller_default_credits=_parse_credits(credits) if isinstance(credits, str) else dict(credits),
+        log_level=log_level,
+        prepared_statements=_flag(get("prepared_statements", True)),
+        database_connect_timeout=number(float, "database_connect_timeout", 5),
+        database_statement_timeout=number(float, "database_statement_timeout", 10),
+        database_answer_timeout=number(float, "database_answer_timeout", 12),
+        forwarded_allow_ips=str(get("forwarded_allow_ips", "127.0.0.1,::1")),
+        login_brake=Brake(
+            max_failures=number(int, "login_max_failures", 10),
+            max_failures_per_address=number(int, "login_max_failures_per_address", 50),
+            backoff=number(float, "login_backoff_seconds", 30),
+            max_backoff=number(float, "login_max_backoff_seconds", 900),
+            window=number(float, "login_failure_window_seconds", 900),
+        ),
+        ikano=IkanoSettings(
+            url=ikano("url", ""),
+            keyid=str(ikano("keyid", "")),
+            username=ikano("username", "admin"),
+            password=ikano("password", ""),
+            check_networks=tuple(networks),
+            import_mode=_flag(ikano("import_mode", False)),
+            debug=_flag(ikano("debug", False)),
+            connect_timeout=number(float, "connect_timeout", 10, "ikano"),
+            read_timeout=number(float, "read_timeout", 120, "ikano"),
+        ),
+        worker_lease_seconds=number(float, "worker_lease_seconds", 300),
+        worker_backoff_seconds=number(float, "worker_backoff_seconds", 5),
+        worker_max_attempts=number(int, "worker_max_attempts", 8),
+    )
 
 
 def _read_or_create(path: Path, make: Any) -> bytes:
@@ -236,11 +258,19 @@ def _read_or_create(path: Path, make: Any) -> bytes:
     return content
 
 
-def prepare_state(settings: Settings) -> Settings:
+def prepare_state(settings: Settings, create: bool = True) -> Settings:
     """Settings completed with what the first start creates in ``state_dir``: the key that
     seals customer passwords (unless NGNSERVER_SECRET_KEY is set) and an admin login
-    (unless one is configured)."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    (unless one is configured).
+
+    ``create=False`` (the commands that work on an existing server's state) creates nothing:
+    a missing state directory, key or default SQLite database is a ConfigError saying where
+    ngnserver looked, since a fresh key and an empty database would only hide that the
+    command runs against the wrong state. A missing admin login is left unset."""
+    if not create:
+        require_state(settings)
+    else:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
     changes: dict[str, Any] = {}
     if not settings.secret_key:
         changes["secret_key"] = _read_or_create(settings.state_dir / KEY_FILE, PasswordSealer.new_key).strip()
@@ -248,16 +278,39 @@ def prepare_state(settings: Settings) -> Settings:
         PasswordSealer(changes.get("secret_key", settings.secret_key))
     except ValueError as exc:
         raise ConfigError("the secret key must be 32 random bytes, URL-safe base64 encoded (ngnserver makes one on first start)") from exc
-    if not settings.admins:
-        path = settings.state_dir / ADMIN_FILE
-        created = not path.exists()
-        content = _read_or_create(path, lambda: f"admin:{secrets.token_urlsafe(18)}\n".encode())
-        username, _, password = content.decode().strip().partition(":")
-        changes["admins"] = {username: password}
-        if created:
-            log.warning(
-                "no admin login configured: created admin login %r, its password is in %s",
-                username,
-                path.resolve(),
-            )
+    if not settings.admins and (create or (settings.state_dir / ADMIN_FILE).exists()):
+        changes["admins"] = _admin_login(settings.state_dir / ADMIN_FILE)
     return replace(settings, **changes) if changes else settings
+
+
+def _admin_login(path: Path) -> dict[str, str]:
+    created = not path.exists()
+    content = _read_or_create(path, lambda: f"admin:{secrets.token_urlsafe(18)}\n".encode())
+    username, _, password = content.decode().strip().partition(":")
+    if created:
+        log.warning(
+            "no admin login configured: created admin login %r, its password is in %s",
+            username,
+            path.resolve(),
+        )
+    return {username: password}
+
+
+def require_state(settings: Settings, key: bool = True) -> None:
+    """Refuse (ConfigError) when the state a command needs from ``state_dir`` is not there:
+    the default SQLite database (unless NGNSERVER_DATABASE_URL is set) and, with ``key``,
+    the sealing key (unless NGNSERVER_SECRET_KEY is set)."""
+    needed = []
+    if key and not settings.secret_key:
+        needed.append(KEY_FILE)
+    if not settings.database_url:
+        needed.append(DATABASE_FILE)
+    missing = [name for name in needed if not (settings.state_dir / name).exists()]
+    if not missing:
+        return
+    folder = settings.state_dir.resolve()
+    what = f"no state directory {folder}" if not folder.is_dir() else f"no {' or '.join(missing)} in {folder}"
+    raise ConfigError(
+        f"{what}: set NGNSERVER_STATE_DIR to the server's state directory (or run where the server "
+        "runs); `ngnserver serve` or `ngnserver db upgrade` creates a new one"
+    )

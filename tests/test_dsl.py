@@ -123,6 +123,20 @@ def test_an_address_that_does_not_qualify_is_d(env):
     assert env.reseller.call("Dsl", "getQualification", id=q["id"])["status"] == "D"
 
 
+def test_without_ikano_qualify_and_add_service_are_refused_with_8010_and_nothing_is_queued(server):
+    admin = server.admin()  # the shared server has no Ikano settings
+    package = admin.call("Dsl", "addPackage", package=("DslPackage", {"name": "ATT 6M", "vendorPackageId": "ATT-6M"}))
+    for operation, arguments in (
+        ("qualify", {"address": ("DslAddress", ADDRESS), "locationType": "R"}),
+        ("addService", {"service": ("DslService", {"package": package["id"], "vendorOrderId": "1"})}),
+    ):
+        with pytest.raises(SoapFault) as info:
+            admin.call("Dsl", operation, **arguments)
+        assert (info.value.errorcode, info.value.errorstring) == (8010, "DSL is not configured on this server; ask its operator.")
+    with server.database.transaction(write=False) as session:
+        assert session.execute(select(Job.id)).first() is None
+
+
 def test_qualifying_needs_the_right(env, server):
     env.admin.call("Customer", "setProperties", customer=env.r, properties=[{"name": "qualify_service", "value": ""}])
     with pytest.raises(SoapFault) as info:

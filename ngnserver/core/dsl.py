@@ -68,6 +68,12 @@ class Dsl:
         self.settings = settings
         self.import_mode = settings.ikano.import_mode
 
+    def _vendor_configured(self) -> None:
+        """Refuse work for the vendor before queueing it when no vendor account is set up:
+        the worker could only fail it."""
+        if not self.settings.ikano.configured:
+            raise NGNError(E.DSL_NOT_CONFIGURED, "DSL is not configured on this server; ask its operator.")
+
     def _no_import_mode(self) -> None:
         if self.import_mode:
             raise NGNError(E.DSL_IMPORT_MODE, "Invalid operation - Import Mode is enabled")
@@ -134,6 +140,7 @@ class Dsl:
     def qualify(self, address: Mapping[str, Any] | None, phone_number: str | None, location_type: str | None,
                 customer_id: int | None = None) -> DslQualification:  # fmt: skip
         self._no_import_mode()
+        self._vendor_configured()
         if not self._may_qualify():
             raise NGNError(E.PERMISSION_DENIED, "Qualifying needs the qualify_service right; ask your reseller.")
         address = {k: str(v).strip() for k, v in (address or {}).items() if k in ADDRESS_FIELDS and v not in (None, "")}
@@ -184,6 +191,7 @@ class Dsl:
         order (or, in import mode, its first pull)."""
         caller = self.caller
         records.require_active_reseller(caller)
+        self._vendor_configured()
         package = self.package(fields.get("package_id"))
         if self.import_mode:
             return self._import_service(fields, package)

@@ -45,6 +45,10 @@ T = TypeVar("T")
 
 STANDALONE = "STANDALONE"
 LIVE_STATUSES = ("NEW", "PENDING")
+NOT_CONFIGURED = (
+    "DSL is not configured: set NGNSERVER_IKANO_URL, NGNSERVER_IKANO_KEYID and NGNSERVER_IKANO_PASSWORD "
+    "(or the [ikano] table of the configuration file)"
+)
 
 
 def vendor_call(call: Callable[[], T]) -> T:
@@ -73,8 +77,8 @@ class IkanoDsl(ServiceAdapter):
         self.settings = settings.ikano
         self.sealer = sealer
         if client is None:
-            if not self.settings.url:
-                raise LookupError("NGNSERVER_IKANO_URL is not set")
+            if not self.settings.configured:  # permanent: retrying will not configure it
+                raise PermanentError(NOT_CONFIGURED)
             client = IkanoClient(
                 self.settings.keyid,
                 self.settings.password,
