@@ -344,7 +344,7 @@ def wsdl_document(url: str) -> bytes:
 
 @main.command()
 def errorcodes() -> None:
-    """Print the error code table (Markdown, as in the README)."""
+    """Print the error code table (Markdown, as in docs/errors.md)."""
     click.echo(errorcode_table(), nl=False)
 
 
