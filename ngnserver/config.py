@@ -52,6 +52,32 @@ class IkanoSettings:
         return f"IkanoSettings(url={self.url!r}, username={self.username!r}, import_mode={self.import_mode})"
 
 
+@dataclass(frozen=True)
+class DcimSettings:
+    """The DCImanager account (dedicated servers): NGNSERVER_DCIM_* variables or a ``[dcim]``
+    table. Poll intervals and limits are seconds; ``check_port`` is the TCP port the
+    reachability check of a freshly installed server connects to."""
+
+    url: str = ""
+    path: str = ""
+    username: str = "admin"
+    password: str = ""
+    verify_tls: bool = True
+    timeout: float = 60.0
+    debug: bool = False
+    power_poll_seconds: float = 30.0
+    power_limit_seconds: float = 600.0
+    install_poll_seconds: float = 30.0
+    install_limit_seconds: float = 7200.0
+    check_port: int = 22
+    check_poll_seconds: float = 10.0
+    check_limit_seconds: float = 300.0
+    check_timeout_seconds: float = 5.0
+
+    def __repr__(self) -> str:  # never print the password
+        return f"DcimSettings(url={self.url!r}, username={self.username!r}, verify_tls={self.verify_tls})"
+
+
 def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
@@ -101,6 +127,7 @@ class Settings:
     reseller_default_credits: dict[str, int] = field(default_factory=dict)
     log_level: str = "INFO"
     ikano: IkanoSettings = field(default_factory=lambda: IkanoSettings())
+    dcim: DcimSettings = field(default_factory=lambda: DcimSettings())
     worker_lease_seconds: float = 300.0
     worker_backoff_seconds: float = 5.0
     worker_max_attempts: int = 8
@@ -170,6 +197,11 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     def ikano(name: str, default: Any) -> Any:
         return env.get(f"{ENV_PREFIX}IKANO_{name.upper()}", ikano_table.get(name, default))
 
+    dcim_table = values.get("dcim") or {}
+
+    def dcim(name: str, default: Any) -> Any:
+        return env.get(f"{ENV_PREFIX}DCIM_{name.upper()}", dcim_table.get(name, default))
+
     networks = ikano("check_networks", "ATT,ATTTAS,VERTAS,VER")
     if isinstance(networks, str):
         networks = [n.strip().upper() for n in networks.split(",") if n.strip()]
@@ -209,6 +241,23 @@ def load(environ: dict[str, str] | None = None) -> Settings:
                 debug=_flag(ikano("debug", False)),
                 connect_timeout=float(ikano("connect_timeout", 10)),
                 read_timeout=float(ikano("read_timeout", 120)),
+            ),
+            dcim=DcimSettings(
+                url=str(dcim("url", "")),
+                path=str(dcim("path", "")),
+                username=str(dcim("username", "admin")),
+                password=str(dcim("password", "")),
+                verify_tls=_flag(dcim("verify_tls", True)),
+                timeout=float(dcim("timeout", 60)),
+                debug=_flag(dcim("debug", False)),
+                power_poll_seconds=float(dcim("power_poll_seconds", 30)),
+                power_limit_seconds=float(dcim("power_limit_seconds", 600)),
+                install_poll_seconds=float(dcim("install_poll_seconds", 30)),
+                install_limit_seconds=float(dcim("install_limit_seconds", 7200)),
+                check_port=int(dcim("check_port", 22)),
+                check_poll_seconds=float(dcim("check_poll_seconds", 10)),
+                check_limit_seconds=float(dcim("check_limit_seconds", 300)),
+                check_timeout_seconds=float(dcim("check_timeout_seconds", 5)),
             ),
             worker_lease_seconds=float(get("worker_lease_seconds", 300)),
             worker_backoff_seconds=float(get("worker_backoff_seconds", 5)),

@@ -122,6 +122,11 @@ class JobRun:
         learnt: the record change and the job's progress commit together."""
         self._save(session, [*self.data.get("_steps", []), step], data)
 
+    def note(self, session: Session, **data: Any) -> None:
+        """Record what the job learnt or is about to do, without completing a step (a
+        deadline, "the install request is going out")."""
+        self._save(session, list(self.data.get("_steps", [])), data)
+
     def _save(self, session: Session, steps: list[str], data: dict[str, Any]) -> None:
         job = session.get(Job, self.job_id)
         assert job is not None
