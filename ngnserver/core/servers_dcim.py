@@ -196,7 +196,15 @@ class DcimServers(ServiceAdapter):
                     self._done(session, run, "user", f"panel user {name}", user_id=existing.id,
                                record={"panel_user_id": existing.id, "panel_username": name})  # fmt: skip
                 return
-        user_id = vendor_call(lambda: self.client.create_user(name, order.panel_password))
+        try:
+            user_id = vendor_call(lambda: self.client.create_user(name, order.panel_password))
+        except PermanentError as exc:
+            if not (isinstance(exc.__cause__, DcimApiError) and exc.__cause__.error_type == "exists"):
+                raise
+            # another setup took the name meanwhile (perhaps for this customer): choose again
+            with run.transaction() as session:
+                run.note(session, panel_username="")
+            raise TransientError(f"panel user name {name} was taken meanwhile") from exc
         with run.transaction() as session:
             self._done(session, run, "user", f"panel user {name} created", user_id=user_id,
                        record={"panel_user_id": user_id, "panel_username": name})  # fmt: skip
