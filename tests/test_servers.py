@@ -256,7 +256,7 @@ def test_a_failed_setup_retried_resumes_at_the_failed_step(env):
     env.sim.configure_server("1", install_fails=False)
     [job] = env.jobs("server.insert")
     result = subprocess.run(
-        [sys.executable, "-m", "ngnserver.cli", "jobs", "retry", str(job.id)], env=_cli_environ(env),
+        [sys.executable, "-m", "ngnserver.cli", "jobs", "retry", str(job.id)], env=_cli_environ(env), check=False,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -271,15 +271,30 @@ def test_a_failed_setup_retried_resumes_at_the_failed_step(env):
     assert {ip.domain for ip in env.sim.server_ips("1")} == {"web1.example.com"}
 
 
+def _creating(params: dict[str, str]) -> bool:
+    return params.get("sok") == "ok" and not params.get("elid")
+
+
 def test_a_lost_answer_adds_no_second_address_or_user(env):
-    env.sim.fail_next("timeout", func="iplist.edit")  # the first extra address is added, its answer lost
-    env.sim.fail_next("timeout", func="user.edit")
+    # DCImanager carries out the first address and the user, and the answers are lost
+    env.sim.fail_next("timeout", func="iplist.edit", when=_creating)
+    env.sim.fail_next("timeout", func="user.edit", when=_creating)
     created = env.order()
     env.drain()
     got = env.get(created["id"])
     assert got["state"] == "active" and len(got["ips"]) == 4
     assert len(env.sim.server_ips(got["dcimServerId"])) == 4
     assert [u.name for u in env.sim.users.values()].count("annleeexample") == 1
+    assert len([c for c in env.sim.calls_of("iplist.edit") if _creating(c.params)]) == 3  # 2 IPv4 + 1 IPv6
+    # addIp after a lost answer adopts the address instead of adding another
+    env.sim.fail_next("timeout", func="iplist.edit", when=_creating)
+    env.reseller.call("Server", "addIp", id=created["id"], family="ipv6")
+    env.drain()
+    after = env.get(created["id"])
+    assert len(after["ips"]) == 5 and len(env.sim.server_ips(got["dcimServerId"])) == 5
+    with env.database.transaction(write=False) as session:
+        outcomes = [a.outcome for a in session.execute(select(JobAttempt).order_by(JobAttempt.id)).scalars()]
+    assert outcomes.count("retry") == 3
 
 
 def test_a_worker_killed_during_the_install_resumes_polling_without_a_second_install(server, tmp_path):

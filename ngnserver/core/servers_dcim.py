@@ -28,6 +28,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -250,10 +251,11 @@ class DcimServers(ServiceAdapter):
         not added again."""
         server_id, main_ip = run.data["server_id"], run.data["main_ip"]
         added: list[str] = []
+        addresses = [ip.ip for ip in vendor_call(lambda: self.client.ips(server_id)) if ip.ip != main_ip]
         for family, wanted in order.extra.items():
-            have = [ip for ip in vendor_call(lambda: self.client.ips(server_id)) if ip.ip != main_ip and _family(ip.ip) == family]
-            for _ in range(wanted - len(have)):
-                added.append(vendor_call(lambda: self.client.add_ip(server_id, order.hostname, family=family)))  # type: ignore[arg-type]
+            have = sum(_family(address) == family for address in addresses)
+            for _ in range(wanted - have):
+                added.append(vendor_call(partial(self.client.add_ip, server_id, order.hostname, family=family)))
         self._record(run, "extra_ips", f"{order.extra['ipv4']} IPv4 and {order.extra['ipv6']} IPv6 extra addresses"
                      + (f" ({', '.join(added)} added)" if added else ""))  # fmt: skip
 
