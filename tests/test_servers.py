@@ -301,6 +301,7 @@ def test_a_worker_killed_during_the_install_resumes_polling_without_a_second_ins
     env = Env(server, tmp_path, install_delay=None)
     try:
         created = env.order()
+        env.sim.delay(5.0, func="server.operations")  # DCImanager starts the install, then answers slowly
         worker = subprocess.Popen(
             [sys.executable, "-m", "ngnserver.cli", "worker", "--poll", "0.02"], env=_cli_environ(env, lease="1"),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -309,18 +310,30 @@ def test_a_worker_killed_during_the_install_resumes_polling_without_a_second_ins
             deadline = time.monotonic() + 30
             while env.sim.count("server.operations") == 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
-            assert env.sim.count("server.operations") >= 1, "the worker never started the install"
-            time.sleep(0.3)  # polling the install
+            assert env.sim.count("server.operations") == 1, "the worker never started the install"
+            time.sleep(0.2)
         finally:
-            worker.send_signal(signal.SIGKILL)
+            worker.send_signal(signal.SIGKILL)  # while it waits for the install's answer
             worker.wait()
-        machine_id = env.get(created["id"])["dcimServerId"]
-        assert env.sim.servers[machine_id].install == "installing"
+        env.sim.delay(0, func="server.operations")
+        got = env.get(created["id"])
+        machine_id = got["dcimServerId"]
+        assert got["step"] == "install" and env.sim.servers[machine_id].install == "installing"
+        time.sleep(1.1)  # the dead worker's lease expires
+        for _ in range(100):  # the next worker adopts the install and polls it
+            env.worker.run_one()
+            if env.get(created["id"])["step"] == "installed":
+                break
+        assert env.get(created["id"])["step"] == "installed"
         env.sim.finish_install(machine_id)
-        time.sleep(1.1)  # a lease the dead worker held expires
         env.drain()
-        assert env.get(created["id"])["state"] == "active"
-        assert env.sim.servers[machine_id].installs == 1
+        got = env.get(created["id"])
+        assert got["state"] == "active" and env.sim.servers[machine_id].installs == 1
+        assert env.sim.count("server.operations") == 1
+        assert [s["result"] for s in got["steps"] if s["step"] == "install"] == ["OS install already running"]
+        with env.database.transaction(write=False) as session:
+            outcomes = [a.outcome for a in session.execute(select(JobAttempt).order_by(JobAttempt.id)).scalars()]
+        assert "lost" in outcomes
     finally:
         env.stop()
 

@@ -109,6 +109,7 @@ class JobRun:
     data: dict[str, Any]
     transaction: Callable[[], Any]
     context: Any
+    lease: timedelta | None = None  # renewed with every step recorded: a long job keeps its worker
 
     def has_done(self, step: str) -> bool:
         return step in self.data.get("_steps", [])
@@ -134,6 +135,8 @@ class JobRun:
         job.data = dict(self.data)
         job.step = steps[-1] if steps else ""
         job.updated_at = utcnow()
+        if self.lease is not None and job.locked_until is not None:
+            job.locked_until = utcnow() + self.lease
 
 
 def precise_now() -> datetime:
@@ -200,7 +203,8 @@ class Worker:
             return False
         job, attempt = claimed
         kind = _kinds.get(job.kind)
-        run = JobRun(job.id, job.kind, job.record_id, job.step, dict(job.data or {}), self._transaction, self.context)
+        run = JobRun(job.id, job.kind, job.record_id, job.step, dict(job.data or {}), self._transaction, self.context,
+                     self.lease)  # fmt: skip
         try:
             if kind is None:
                 raise PermanentError(f"this server does not know jobs of kind {job.kind!r}")
