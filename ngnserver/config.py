@@ -59,6 +59,32 @@ class IkanoSettings:
         return bool(self.url)
 
 
+@dataclass(frozen=True)
+class DcimSettings:
+    """The DCImanager account (dedicated servers): NGNSERVER_DCIM_* variables or a ``[dcim]``
+    table. Poll intervals and limits are seconds; ``check_port`` is the TCP port the
+    reachability check of a freshly installed server connects to."""
+
+    url: str = ""
+    path: str = ""
+    username: str = "admin"
+    password: str = ""
+    verify_tls: bool = True
+    timeout: float = 60.0
+    debug: bool = False
+    power_poll_seconds: float = 30.0
+    power_limit_seconds: float = 600.0
+    install_poll_seconds: float = 30.0
+    install_limit_seconds: float = 7200.0
+    check_port: int = 22
+    check_poll_seconds: float = 10.0
+    check_limit_seconds: float = 300.0
+    check_timeout_seconds: float = 5.0
+
+    def __repr__(self) -> str:  # never print the password
+        return f"DcimSettings(url={self.url!r}, username={self.username!r}, verify_tls={self.verify_tls})"
+
+
 def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
@@ -108,6 +134,7 @@ class Settings:
     reseller_default_credits: dict[str, int] = field(default_factory=dict)
     log_level: str = "INFO"
     ikano: IkanoSettings = field(default_factory=lambda: IkanoSettings())
+    dcim: DcimSettings = field(default_factory=lambda: DcimSettings())
     worker_lease_seconds: float = 300.0
     worker_backoff_seconds: float = 5.0
     worker_max_attempts: int = 8
@@ -192,6 +219,11 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     def ikano(name: str, default: Any) -> Any:
         return env.get(f"{ENV_PREFIX}IKANO_{name.upper()}", ikano_table.get(name, default))
 
+    dcim_table = values.get("dcim") or {}
+
+    def dcim(name: str, default: Any) -> Any:
+        return env.get(f"{ENV_PREFIX}DCIM_{name.upper()}", dcim_table.get(name, default))
+
     networks = ikano("check_networks", "ATT,ATTTAS,VERTAS,VER")
     if isinstance(networks, str):
         networks = [n.strip().upper() for n in networks.split(",") if n.strip()]
@@ -233,6 +265,23 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             debug=_flag(ikano("debug", False)),
             connect_timeout=number(float, "connect_timeout", 10, "ikano"),
             read_timeout=number(float, "read_timeout", 120, "ikano"),
+        ),
+        dcim=DcimSettings(
+            url=str(dcim("url", "")),
+            path=str(dcim("path", "")),
+            username=str(dcim("username", "admin")),
+            password=str(dcim("password", "")),
+            verify_tls=_flag(dcim("verify_tls", True)),
+            timeout=number(float, "timeout", 60, "dcim"),
+            debug=_flag(dcim("debug", False)),
+            power_poll_seconds=number(float, "power_poll_seconds", 30, "dcim"),
+            power_limit_seconds=number(float, "power_limit_seconds", 600, "dcim"),
+            install_poll_seconds=number(float, "install_poll_seconds", 30, "dcim"),
+            install_limit_seconds=number(float, "install_limit_seconds", 7200, "dcim"),
+            check_port=number(int, "check_port", 22, "dcim"),
+            check_poll_seconds=number(float, "check_poll_seconds", 10, "dcim"),
+            check_limit_seconds=number(float, "check_limit_seconds", 300, "dcim"),
+            check_timeout_seconds=number(float, "check_timeout_seconds", 5, "dcim"),
         ),
         worker_lease_seconds=number(float, "worker_lease_seconds", 300),
         worker_backoff_seconds=number(float, "worker_backoff_seconds", 5),

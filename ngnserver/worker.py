@@ -14,6 +14,7 @@ from ngnserver.core import (
     adapters,
     dsl_ikano,  # noqa: F401  (registers the Ikano adapter)
     jobs,
+    servers_dcim,  # noqa: F401  (registers the DCImanager adapter)
 )
 from ngnserver.core.sealing import PasswordSealer
 from ngnserver.db import Database
@@ -27,6 +28,10 @@ class WorkerContext:
     @cached_property
     def dsl(self) -> Any:
         return adapters.adapter_for("dsl", "ikano", self)
+
+    @cached_property
+    def servers(self) -> Any:
+        return adapters.adapter_for("server", "dcimanager", self)
 
 
 def make_worker(settings: config.Settings, database: Database, worker_id: str | None = None,

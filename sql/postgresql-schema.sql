@@ -490,5 +490,67 @@ CREATE INDEX ix_login_failures_last_failure ON login_failures (last_failure);
 
 UPDATE alembic_version SET version_num='0011' WHERE alembic_version.version_num = '0010';
 
+-- Running upgrade 0011 -> 0012
+
+CREATE TABLE server_packages (
+    id SERIAL NOT NULL, 
+    name VARCHAR(128) NOT NULL, 
+    kind VARCHAR(16) NOT NULL, 
+    template VARCHAR(128) NOT NULL, 
+    os_template VARCHAR(128) NOT NULL, 
+    recipe VARCHAR(128) NOT NULL, 
+    extra_ipv4 INTEGER NOT NULL, 
+    extra_ipv6 INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_server_packages PRIMARY KEY (id), 
+    CONSTRAINT ck_server_packages_kind CHECK (kind IN ('dedicated', 'colocation')), 
+    CONSTRAINT ck_server_packages_extra_ips CHECK (extra_ipv4 >= 0 AND extra_ipv6 >= 0), 
+    CONSTRAINT uq_server_packages_name UNIQUE (name)
+);
+
+CREATE TABLE server_services (
+    id SERIAL NOT NULL, 
+    package_id INTEGER NOT NULL, 
+    hostname VARCHAR(255) NOT NULL, 
+    state VARCHAR(16) NOT NULL, 
+    step VARCHAR(64) NOT NULL, 
+    failure TEXT NOT NULL, 
+    progress JSON NOT NULL, 
+    dcim_server_id VARCHAR(32) NOT NULL, 
+    main_ip VARCHAR(64) NOT NULL, 
+    ips JSON NOT NULL, 
+    panel_username VARCHAR(64) NOT NULL, 
+    panel_user_id VARCHAR(32) NOT NULL, 
+    panel_password_sealed BYTEA NOT NULL, 
+    root_password_sealed BYTEA NOT NULL, 
+    welcome JSON NOT NULL, 
+    owner INTEGER NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_server_services PRIMARY KEY (id), 
+    CONSTRAINT fk_server_services_package_id_server_packages FOREIGN KEY(package_id) REFERENCES server_packages (id) ON DELETE RESTRICT
+);
+
+CREATE INDEX ix_server_services_customer ON server_services (customer);
+
+CREATE INDEX ix_server_services_hostname ON server_services (hostname);
+
+CREATE INDEX ix_server_services_owner ON server_services (owner);
+
+CREATE INDEX ix_server_services_reseller ON server_services (reseller);
+
+CREATE TABLE server_claims (
+    dcim_server_id VARCHAR(32) NOT NULL, 
+    service_id INTEGER NOT NULL, 
+    claimed_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_server_claims PRIMARY KEY (dcim_server_id), 
+    CONSTRAINT fk_server_claims_service_id_server_services FOREIGN KEY(service_id) REFERENCES server_services (id) ON DELETE CASCADE, 
+    CONSTRAINT uq_server_claims_service_id UNIQUE (service_id)
+);
+
+UPDATE alembic_version SET version_num='0012' WHERE alembic_version.version_num = '0011';
+
 COMMIT;
 

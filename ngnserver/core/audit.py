@@ -13,7 +13,8 @@ from ngnserver.core import lengths
 from ngnserver.core.callers import Caller
 from ngnserver.models.audit import AuditEntry
 
-SECRET_FIELDS = frozenset({"password", "password_sealed", "private_key", "certificate"})
+SECRET_FIELDS = frozenset({"password", "password_sealed", "private_key", "certificate", "panel_password",
+                           "root_password", "panel_password_sealed", "root_password_sealed"})  # fmt: skip
 REDACTED = "(changed)"
 _INSERT = insert(AuditEntry)
 

@@ -40,6 +40,7 @@ LABELS = {
     Credit.DNS_ZONE: "DNS zone",
     Credit.EMAIL: "e-mail forward",
     Credit.DSL: "DSL service",
+    Credit.SERVER: "server",
 }
 
 Key = tuple[str, int]  # (scope, holder)

@@ -28,7 +28,8 @@ class ErrorCode:
 
 class E:
     """The error code table. Blocks: 1xxx SIP, 2xxx request, 3xxx ENUM, 4xxx authentication
-    and authorization, 5xxx customers, 6xxx credits, 7xxx DNS, 8xxx DSL, 9xxx server."""
+    and authorization, 5xxx customers, 6xxx credits, 7xxx DNS, 8xxx DSL, 9xxx server, 10xxx
+    dedicated servers and colocation."""
 
     SIP_DOMAIN_EXISTS = ErrorCode(1001, "Duplicate domain", "SIP domain already exists")
     SIP_DOMAIN_NOT_FOUND = ErrorCode(
@@ -192,6 +193,24 @@ class E:
         8009, "Invalid state", "the operation is not possible in the service's current order state"
     )
     DSL_NOT_CONFIGURED = ErrorCode(8010, "DSL not configured", "no DSL vendor account is configured", Side.SERVER)
+
+    SERVER_PACKAGE_NOT_FOUND = ErrorCode(10001, "Package not found", "the server package does not exist")
+    SERVER_PACKAGE_EXISTS = ErrorCode(10002, "Duplicate package", "a server package with that name exists")
+    SERVER_PACKAGE_IN_USE = ErrorCode(10003, "Package in use", "servers still use the package")
+    SERVER_INVALID_PACKAGE = ErrorCode(
+        10004, "Invalid package", "a server package field is missing or invalid (kind, template, IP counts)"
+    )
+    SERVER_NOT_FOUND = ErrorCode(
+        10005, "Server not found", "the server does not exist (or is outside the caller's scope)"
+    )
+    SERVER_INVALID = ErrorCode(10006, "Invalid server", "a server field is missing or invalid")
+    SERVER_INVALID_STATE = ErrorCode(
+        10007, "Invalid state", "the operation is not possible in the server's state, or work on it is in progress"
+    )
+    SERVER_IP_NOT_FOUND = ErrorCode(10008, "IP not found", "the server has no such extra address")
+    SERVERS_NOT_CONFIGURED = ErrorCode(
+        10010, "Servers not configured", "no DCImanager account is configured (NGNSERVER_DCIM_URL)", Side.SERVER
+    )
 
     INTERNAL_ERROR = ErrorCode(
         9001, "Internal server error", "an unexpected server fault (logged)", Side.SERVER

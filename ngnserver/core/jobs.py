@@ -11,7 +11,13 @@ them, and records every attempt:
   job kind's ``on_failed`` puts the message on the record;
 - a worker that dies mid-job leaves its lease to expire; the next worker takes the job over
   and the handler resumes after the last step it recorded (``JobRun.done``), so a step
-  that already reached the vendor is not repeated.
+  that already reached the vendor is not repeated;
+- a ``Wait`` (the vendor is still busy: a server powering on, an OS installing) puts the
+  job back in the queue for later without using up an attempt: a long vendor operation
+  holds no worker while it runs, so a hundred installs at once need no hundred workers;
+- a job kind may have a ``compensate`` hook, which the worker calls outside any
+  transaction when the job fails for good, to undo at the vendor what the job left half
+  done (a dedicated server returned to a safe state) before ``on_failed`` marks the record.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -45,22 +51,36 @@ class PermanentError(Exception):
     """Trying again will not help; the message is for the operator and the customer."""
 
 
+class Wait(Exception):
+    """The vendor is still working: run the job again in ``seconds``. Not a failure: the
+    attempt does not count against ``max_attempts``."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"waiting {seconds} s")
+        self.seconds = seconds
+
+
 @dataclass
 class JobKind:
     """How to run one kind of job, and what to do to its record when it fails for good."""
 
     run: Callable[[JobRun], None]
     on_failed: Callable[[Session, Job, str], None]
+    compensate: Callable[[JobRun, str], None] | None = None
 
 
 _kinds: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, on_failed: Callable[[Session, Job, str], None]) -> Callable[[Callable[[JobRun], None]], Callable[[JobRun], None]]:
-    """Decorator registering the function that runs jobs of kind ``name``."""
+def job_kind(name: str, on_failed: Callable[[Session, Job, str], None],
+             compensate: Callable[[JobRun, str], None] | None = None,
+             ) -> Callable[[Callable[[JobRun], None]], Callable[[JobRun], None]]:  # fmt: skip
+    """Decorator registering the function that runs jobs of kind ``name``; ``compensate(run,
+    reason)`` (vendor calls, no transaction of the worker's open) runs when the job fails
+    for good, before ``on_failed(session, job, reason)``."""
 
     def register(run: Callable[[JobRun], None]) -> Callable[[JobRun], None]:
-        _kinds[name] = JobKind(run, on_failed)
+        _kinds[name] = JobKind(run, on_failed, compensate)
         return run
 
     return register
@@ -89,6 +109,7 @@ class JobRun:
     data: dict[str, Any]
     transaction: Callable[[], Any]
     context: Any
+    lease: timedelta | None = None  # renewed with every step recorded: a long job keeps its worker
 
     def has_done(self, step: str) -> bool:
         return step in self.data.get("_steps", [])
@@ -102,6 +123,11 @@ class JobRun:
         learnt: the record change and the job's progress commit together."""
         self._save(session, [*self.data.get("_steps", []), step], data)
 
+    def note(self, session: Session, **data: Any) -> None:
+        """Record what the job learnt or is about to do, without completing a step (a
+        deadline, "the install request is going out")."""
+        self._save(session, list(self.data.get("_steps", [])), data)
+
     def _save(self, session: Session, steps: list[str], data: dict[str, Any]) -> None:
         job = session.get(Job, self.job_id)
         assert job is not None
@@ -109,6 +135,14 @@ class JobRun:
         job.data = dict(self.data)
         job.step = steps[-1] if steps else ""
         job.updated_at = utcnow()
+        if self.lease is not None and job.locked_until is not None:
+            job.locked_until = utcnow() + self.lease
+
+
+def precise_now() -> datetime:
+    """Now in UTC with its microseconds: a wait of less than a second (the tests' polls)
+    is due when it says, not at the next whole second."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
@@ -135,7 +169,7 @@ class Worker:
         with self.database.transaction(write=True) as session:
             stmt = (
                 select(Job)
-                .where(Job.state.in_((QUEUED, RUNNING)), Job.next_run_at <= now)
+                .where(Job.state.in_((QUEUED, RUNNING)), Job.next_run_at <= precise_now())
                 .where((Job.locked_until.is_(None)) | (Job.locked_until < now))
                 .order_by(Job.next_run_at, Job.id)
                 .limit(1)
@@ -169,21 +203,51 @@ class Worker:
             return False
         job, attempt = claimed
         kind = _kinds.get(job.kind)
-        run = JobRun(job.id, job.kind, job.record_id, job.step, dict(job.data or {}), self._transaction, self.context)
+        run = JobRun(job.id, job.kind, job.record_id, job.step, dict(job.data or {}), self._transaction, self.context,
+                     self.lease)  # fmt: skip
         try:
             if kind is None:
                 raise PermanentError(f"this server does not know jobs of kind {job.kind!r}")
             kind.run(run)
+        except Wait as exc:
+            self._wait(job, attempt, exc)
         except TransientError as exc:
-            self._finish(job, attempt, str(exc) or type(exc).__name__, permanent=False)
+            error = str(exc) or type(exc).__name__
+            self._compensate(kind, run, job, error, permanent=False)
+            self._finish(job, attempt, error, permanent=False)
         except PermanentError as exc:
+            self._compensate(kind, run, job, str(exc), permanent=True)
             self._finish(job, attempt, str(exc), permanent=True)
         except Exception as exc:
             log.exception("job %s (%s) crashed", job.id, job.kind)
-            self._finish(job, attempt, f"internal error: {type(exc).__name__}", permanent=False)
+            error = f"internal error: {type(exc).__name__}"
+            self._compensate(kind, run, job, error, permanent=False)
+            self._finish(job, attempt, error, permanent=False)
         else:
             self._finish(job, attempt, "", permanent=False, done=True)
         return True
+
+    def _compensate(self, kind: JobKind | None, run: JobRun, job: Job, error: str, permanent: bool) -> None:
+        """A job failing for good (permanently, or on its last attempt) first undoes at the
+        vendor what it can; a failure of that is logged, and the job still fails."""
+        if kind is None or kind.compensate is None or not (permanent or job.attempts >= job.max_attempts):
+            return
+        reason = error if permanent else f"gave up after {job.attempts} attempts: {error}"
+        try:
+            kind.compensate(run, reason)
+        except Exception:
+            log.exception("job %s (%s): undoing its work at the vendor failed", job.id, job.kind)
+
+    def _wait(self, claimed: Job, attempt: JobAttempt, wait: Wait) -> None:
+        now = utcnow()
+        with self.database.transaction(write=True) as session:
+            job = session.get(Job, claimed.id)
+            row = session.get(JobAttempt, attempt.id)
+            assert job is not None and row is not None
+            row.finished_at, row.step, row.outcome, row.error = now, job.step, "wait", str(wait)
+            job.state, job.locked_by, job.locked_until, job.updated_at = QUEUED, "", None, now
+            job.attempts = max(0, job.attempts - 1)  # waiting is not a failed try
+            job.next_run_at = precise_now() + timedelta(seconds=wait.seconds)
 
     def _transaction(self) -> Any:
         return self.database.transaction(write=True)

@@ -31,6 +31,7 @@ class Credit(enum.StrEnum):
     DNS_ZONE = "dns_zone_credit"
     EMAIL = "email_credit"
     DSL = "dsl_credit"
+    SERVER = "server_credit"
 
 
 class Right(enum.StrEnum):

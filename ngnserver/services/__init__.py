@@ -9,7 +9,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import spyne  # noqa: F401
 
-from ngnserver.services import customer, dns, dsl, enum, network, sip
+from ngnserver.services import customer, dns, dsl, enum, network, server, sip
 
 # (port name, port namespace, service class) for every port this server serves
 PORTS = [
@@ -19,6 +19,7 @@ PORTS = [
     ("Dns", dns.NAMESPACE, dns.DnsService),
     ("Network", network.NAMESPACE, network.NetworkService),
     ("Dsl", dsl.NAMESPACE, dsl.DslServicePort),
+    ("Server", server.NAMESPACE, server.ServerServicePort),
 ]
 
 # Un-namespaced operation names some clients send -> (port name, operation).

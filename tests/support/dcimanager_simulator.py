@@ -182,6 +182,7 @@ class _Knob:
     kind: str
     remaining: int
     func: str | None
+    when: Callable[[dict[str, str]], bool] | None = None
 
 
 @dataclass
@@ -431,13 +432,19 @@ class DcimSimulator:
         with self._lock:
             self._sessions.clear()
 
-    def fail_next(self, kind: str, times: int = 1, func: str | None = None) -> None:
-        """Make the next ``times`` calls (of ``func`` only, if given) fail as ``kind`` (see
-        :data:`FAILURE_KINDS`)."""
+    def fail_next(
+        self,
+        kind: str,
+        times: int = 1,
+        func: str | None = None,
+        when: Callable[[dict[str, str]], bool] | None = None,
+    ) -> None:
+        """Make the next ``times`` calls (of ``func`` only, if given, and only those whose
+        parameters ``when`` accepts) fail as ``kind`` (see :data:`FAILURE_KINDS`)."""
         if kind not in FAILURE_KINDS and not kind.startswith(("error:", "body:")):
             raise ValueError(f"unknown failure kind {kind!r}")
         with self._lock:
-            self._knobs.append(_Knob(kind, times, func))
+            self._knobs.append(_Knob(kind, times, func, when))
 
     def delay(self, seconds: float, func: str | None = None) -> None:
         """Answer every call (of ``func`` only, if given) ``seconds`` late; 0 clears."""
@@ -482,7 +489,7 @@ class DcimSimulator:
         with self._lock:
             self._advance()
             self.calls.append(Call(func, dict(params)))
-            knob = self._take_knob(func)
+            knob = self._take_knob(func, params)
             wait = self._delays.get(func, self._delays.get(None, 0.0))
             kind = knob.kind if knob else ""
             if kind == "reset":
@@ -515,9 +522,9 @@ class DcimSimulator:
             answer = etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
             return 200, "text/xml", answer, wait
 
-    def _take_knob(self, func: str) -> _Knob | None:
+    def _take_knob(self, func: str, params: dict[str, str]) -> _Knob | None:
         for knob in self._knobs:
-            if knob.func not in (None, func):
+            if knob.func not in (None, func) or (knob.when is not None and not knob.when(params)):
                 continue
             knob.remaining -= 1
             if knob.remaining <= 0:
