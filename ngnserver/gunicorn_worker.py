@@ -77,8 +77,9 @@ class Framing:
 
     A request h11 refuses raises ``h11.RemoteProtocolError``, whose ``error_status_hint``
     is the answer. A body longer than ``body_limit`` (announced, or once its chunks hold
-    more) ends the request at its head: the application refuses it without reading it. One Framing follows one request; the next one on the connection gets a
-    new Framing with the bytes left after this one.
+    more) ends the request at its head: the application refuses it without reading it.
+    One Framing (and h11 connection) follows one request; the next one on the connection
+    gets a new one, with the bytes left after this one.
     """
 
     def __init__(self, body_limit: int) -> None:
