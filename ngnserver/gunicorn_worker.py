@@ -8,15 +8,21 @@ of every worker (issue 14, item 4). This worker does what a buffering proxy does
 event loop:
 
 - A connection is read without blocking by the worker's main loop until it holds a whole
-  request: the head up to its blank line, then the body its ``Content-Length`` announces
-  (or its chunks up to the last one). Only then does a thread get it, with the bytes
-  already read. A slow client costs a socket and its bytes, never a thread.
+  request, as ``h11`` parses it: the head up to its blank line, then the body its
+  ``Content-Length`` announces (or its chunks up to the last one and the trailers). Only
+  then does a thread get it, with the bytes already read (and any pipelined after it),
+  which gunicorn's own parser reads again. A slow client costs a socket and its bytes,
+  never a thread.
 - A request not complete within ``client_timeout`` seconds of its first byte (of the
   connection, for a new one) is answered ``408`` and closed. A head larger than
-  ``MAX_HEAD_BYTES`` is answered ``431``. A body larger than the application accepts
-  (``max_request_bytes``) is not buffered: the request goes to a thread with its head, and
-  the application refuses it unread.
-- ``Expect: 100-continue`` is answered here, once, so that such a client sends its body.
+  ``MAX_HEAD_BYTES`` (or a chunk-size or trailer line that long) is answered ``431``, and
+  a request HTTP/1.1 does not allow (``h11`` refuses it: a bad chunk, conflicting
+  lengths, no ``Host`` in HTTP/1.1) ``400`` (``501`` for a transfer coding other than
+  chunked). A body larger than the application accepts (``max_request_bytes``, announced
+  or sent in chunks) is not buffered: the request goes to a thread with what was read,
+  and the application refuses it unread.
+- ``Expect: 100-continue`` is answered here, once (the thread gets the head without it),
+  so that such a client sends its body.
 - In a thread, the socket has a timeout of ``client_timeout`` seconds for each read and for
   sending each answer (to a client that does not read it), so nothing waits on a client
   for ever.
@@ -32,37 +38,29 @@ application's own settings (``NGNSERVER_MAX_REQUEST_BYTES``). TLS in gunicorn
 from __future__ import annotations
 
 import errno
-import re
 import selectors
 import time
 from concurrent.futures import Future
 from functools import partial
+from http import HTTPStatus
 from itertools import takewhile
 from typing import Any
 
+import h11
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 MAX_HEAD_BYTES = 64 * 1024  # gunicorn's own limits (line 8190, 100 fields) refuse less
-MAX_LINE_BYTES = 8192  # a chunk-size or trailer line
+FEED_BYTES = 16 * 1024  # fed to h11 even with no line feed among them
 STOP_LINGER = 2.0  # a stopping worker gives a request being read this much longer
 _RECV = 65536
-
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_CONTENT_LENGTH = re.compile(
-    rb"^content-length[ \t]*:[ \t]*([0-9]+)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE
-)
-_CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:[^\r\n]*chunked", re.IGNORECASE | re.MULTILINE)
-_EXPECT_CONTINUE = re.compile(
-    rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r?\n", re.IGNORECASE | re.MULTILINE
-)
-_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-def _answer(status: str) -> bytes:
-    return f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode()
+def _answer(status: int) -> bytes:
+    phrase = HTTPStatus(status).phrase
+    return f"HTTP/1.1 {status} {phrase}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode()
 
 
 class Incomplete(Exception):
@@ -70,74 +68,96 @@ class Incomplete(Exception):
 
 
 class Framing:
-    """Where one request ends, found as its bytes arrive: each call goes on from where the
-    last one stopped, so a request sent a byte at a time costs no more to follow than one
-    sent at once.
+    """Where one request ends, found by an ``h11`` connection fed the request's bytes as
+    they arrive: each call feeds it only the bytes added since the last one, and h11 goes
+    on from where it stopped, so a request sent a byte at a time costs no more to follow
+    than one sent at once. As h11 spends some 10 us on each call, it is called only when
+    it may find more: a body of known length once all of it is there, otherwise when a
+    line feed has come (the end of a head or a chunked body is one) or 16 KiB.
 
-    Framing this does not follow (a malformed or repeated length, a bad chunk) ends the
-    request at its head: gunicorn's parser then refuses it. So does a body longer than
-    ``body_limit``: the application refuses it without reading it.
+    A request h11 refuses raises ``h11.RemoteProtocolError``, whose ``error_status_hint``
+    is the answer. A body longer than ``body_limit`` (announced, or once its chunks hold
+    more) ends the request at its head: the application refuses it without reading it.
+    One Framing (and h11 connection) follows one request; the next one on the connection
+    gets a new one, with the bytes left after this one.
     """
 
     def __init__(self, body_limit: int) -> None:
         self.body_limit = body_limit
         self.head_end: int | None = None
-        self._scanned = 0  # the head's end was not before this
-        self._length = 0
-        self._chunked = False
-        self._pos = 0  # chunked: where the next chunk-size or trailer line starts
-        self._trailers = False
+        self.request: h11.Request | None = None
+        self.expects_continue = False  # the head asks for ``100 Continue`` before the body
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self._fed = 0  # bytes of the request's buffer given to h11
+        self._body = 0  # body bytes h11 has decoded
+        self._wait = 0  # a body of known length: h11 is fed once data holds this many
+        self._scanned = 0  # no line feed in data before this since the last feed
+        self._end: int | None = None
 
     def end(self, data: bytes | bytearray) -> int | None:
         """Where the request in ``data`` ends, None while its body is incomplete;
-        ``Incomplete`` while its head is."""
-        if self.head_end is None:
-            match = _HEAD_END.search(data, max(0, self._scanned - 3))
-            if match is None:
-                self._scanned = len(data)
+        ``Incomplete`` while its head is. ``data`` is the bytes of the last call and
+        more."""
+        if self._end is not None:
+            return self._end
+        if len(data) < self._wait or not self._worth_feeding(data):
+            if self.head_end is None:
                 raise Incomplete
-            self.head_end = self._pos = match.end()
-            head = bytes(data[: self.head_end])
-            self._chunked = _CHUNKED.search(head) is not None
-            lengths = _CONTENT_LENGTH.findall(head)
-            if not self._chunked and len(lengths) == 1 and int(lengths[0]) <= self.body_limit:
-                self._length = int(lengths[0])
-        if self._chunked:
-            return self._chunked_end(data, self.head_end)
-        end = self.head_end + self._length
-        return end if len(data) >= end else None
-
-    def _chunked_end(self, data: bytes | bytearray, body_start: int) -> int | None:
-        pos = self._pos
+            return None
+        self._h11.receive_data(bytes(data[self._fed :]))
+        self._fed = self._scanned = len(data)
         while True:
-            line_end = data.find(b"\n", pos, pos + MAX_LINE_BYTES)
-            if line_end < 0:
-                if len(data) - pos >= MAX_LINE_BYTES:
-                    return body_start  # no line of ours is this long
-                self._pos = pos
+            event = self._h11.next_event()
+            if event is h11.NEED_DATA:
+                if self.head_end is None:
+                    raise Incomplete
                 return None
-            if self._trailers:  # lines up to an empty one
-                if data[pos:line_end] in (b"", b"\r"):
-                    return line_end + 1
-                pos = line_end + 1
-            else:
-                size = _CHUNK_SIZE.match(data, pos)
-                if size is None:
-                    return body_start
-                length = int(size.group(), 16)
-                if length == 0:
-                    self._trailers = True
-                    pos = line_end + 1
-                    continue
-                data_end = line_end + 1 + length
-                if data_end - body_start > self.body_limit:
-                    return body_start
-                if len(data) < data_end + 2:
-                    self._pos = pos
-                    return None
-                pos = data_end + (2 if data[data_end : data_end + 2] == b"\r\n" else 1)
-            if pos - body_start > self.body_limit:
-                return body_start
+            if isinstance(event, h11.Request):
+                self.request = event
+                self.head_end = self._parsed()
+                self.expects_continue = self._h11.they_are_waiting_for_100_continue
+                lengths = [value for name, value in event.headers if name == b"content-length"]
+                if lengths and int(lengths[0]) > self.body_limit:  # h11 keeps one at most
+                    self._end = self.head_end
+                    return self._end
+                if lengths:
+                    self._wait = self.head_end + int(lengths[0])
+            elif isinstance(event, h11.Data):
+                self._body += len(event.data)
+                if self._body > self.body_limit:  # chunked
+                    self._end = self.head_end
+                    return self._end
+            elif isinstance(event, h11.EndOfMessage):
+                self._end = self._parsed()
+                return self._end
+
+    def _worth_feeding(self, data: bytes | bytearray) -> bool:
+        """Whether h11 may find more in ``data`` than it was fed: a body of known length
+        all there, or a line feed (a head, a chunk-size line and the trailers end in one),
+        or ``FEED_BYTES`` more (for h11 to check its limits)."""
+        if self._wait:
+            return True
+        if len(data) - self._fed >= FEED_BYTES:
+            return True
+        found = data.find(b"\n", self._scanned) >= 0
+        self._scanned = len(data)
+        return found
+
+    def _parsed(self) -> int:
+        """How many of the bytes fed h11 has parsed into events."""
+        return self._fed - len(self._h11.trailing_data[0])
+
+    def head_without_expect(self) -> bytes:
+        """The request's head as h11 read it, less its ``Expect`` field."""
+        assert self.request is not None
+        request = self.request
+        lines = [b"%s %s HTTP/%s" % (request.method, request.target, request.http_version)]
+        lines += [
+            b"%s: %s" % (name, value)
+            for name, value in request.headers.raw_items()
+            if name.lower() != b"expect"
+        ]
+        return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
 def request_end(data: bytes | bytearray, body_limit: int) -> tuple[int, int | None]:
@@ -249,22 +269,20 @@ class BufferingWorker(ThreadWorker):
         new_head = framing.head_end is None
         try:
             end = framing.end(conn.buffer)
-        except Incomplete:
-            if len(conn.buffer) > MAX_HEAD_BYTES:
-                self.log.debug(
-                    "%s: a head over %d bytes, answered 431", conn.client, MAX_HEAD_BYTES
-                )
-                self._drop(conn, _answer("431 Request Header Fields Too Large"))
-                return True
-            return False
-        if new_head and framing.head_end is not None:
-            head = bytes(conn.buffer[: framing.head_end])
-            if _EXPECT_CONTINUE.search(head):  # answered here, once; the thread must not again
-                conn.buffer[: framing.head_end] = _EXPECT_CONTINUE.sub(b"", head, count=1)
+            if new_head and framing.head_end is not None and framing.expects_continue:
+                # answered here, once: the thread gets the head without it, read anew
+                conn.buffer[: framing.head_end] = framing.head_without_expect()
                 conn.framing = framing = Framing(self.body_limit)
                 end = framing.end(conn.buffer)
                 if end is None:
                     self._send(conn, CONTINUE)
+        except Incomplete:
+            return False
+        except h11.RemoteProtocolError as exc:
+            status = exc.error_status_hint
+            self.log.debug("%s: %s, answered %d", conn.client, exc, status)
+            self._drop(conn, _answer(status))
+            return True
         if end is None:
             return False
         self._unregister(conn)
@@ -312,7 +330,7 @@ class BufferingWorker(ThreadWorker):
             self.log.debug(
                 "%s: no whole request within %g s, answered 408", conn.client, self.client_timeout
             )
-            self._drop(conn, _answer("408 Request Timeout"))
+            self._drop(conn, _answer(HTTPStatus.REQUEST_TIMEOUT))
 
     def finish_request(self, conn: Any, fs: Future[Any]) -> None:
         self.in_flight -= 1

@@ -15,9 +15,10 @@ import socket
 import time
 from collections.abc import Iterator
 
+import h11
 import pytest
 
-from ngnserver.gunicorn_worker import Framing, Incomplete, request_end
+from ngnserver.gunicorn_worker import MAX_HEAD_BYTES, Framing, Incomplete, request_end
 from tests.support.gunicorn import ADMIN, Deployment, Gunicorn
 from tests.support.slow_clients import SlowBody, SlowHeaders, timed
 from tests.support.wire import Client, HttpResponse, SoapFault, envelope, read_response
@@ -184,6 +185,27 @@ def test_expect_100_continue_gets_one_interim_answer_then_the_answer(server):
         read_response(response, "Network", "getStatus")
 
 
+def test_expect_100_continue_sent_with_its_body_gets_the_answer_alone(server):
+    body = _status_body()
+    with _connect(server) as sock:
+        sock.sendall(_request(server, body, "Expect: 100-continue\r\n"))
+        buffer = bytearray()
+        response = _read_response(sock, buffer)
+        assert response.status == 200, response.raw_head
+        read_response(response, "Network", "getStatus")
+        sock.sendall(_request(server))  # nothing came before or after it
+        assert _read_response(sock, buffer).status == 200
+
+
+def test_a_request_http_does_not_allow_is_answered_400_and_closed(server):
+    with _connect(server) as sock:
+        sock.sendall(_head(server, b"", "Transfer-Encoding: chunked\r\n\r\nzz\r\n"))
+        response = _read_response(sock, bytearray())
+        assert response.status == 400
+        assert response.headers["connection"] == "close"
+        assert sock.recv(65536) == b""
+
+
 def test_a_head_larger_than_any_client_of_ours_sends_is_refused(server):
     with _connect(server) as sock:
         sock.sendall(b"POST /ngnpro/ HTTP/1.1\r\n")
@@ -210,31 +232,47 @@ def test_a_body_larger_than_the_limit_is_refused_without_waiting_for_it(server):
     ("data", "expected"),
     [
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", (27, 27)),
-        (b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nab", (38, None)),
-        (b"POST / HTTP/1.1\r\ncontent-length: 3\r\n\r\nabcGET", (38, 41)),
+        (b"POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nab", (38, None)),
+        (b"POST / HTTP/1.0\r\ncontent-length: 3\r\n\r\nabcGET", (38, 41)),
         (
-            b"POST / HTTP/1.1\r\nContent-Length: 99\r\n\r\n",
+            b"POST / HTTP/1.0\r\nContent-Length: 99\r\n\r\n",
             (39, 39),
         ),  # over the limit: refused unread
         (
-            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nab",
-            (57, 57),
-        ),  # gunicorn refuses it
-        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n", (47, None)),
-        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\nX", (47, 59)),
-        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\r\n", (47, None)),
+            b"POST / HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nab",
+            (57, 58),
+        ),  # one length, said twice (gunicorn then refuses it)
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n", (47, None)),
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\nX", (47, 59)),
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\r\n", (47, None)),
         (
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            (47, 47),
-        ),  # bad chunk: refused
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\nff\r\n" + b"a" * 50,
+            (47, None),
+        ),  # up to the limit: read on
         (
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nff\r\n",
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\nff\r\n" + b"a" * 51,
             (47, 47),
-        ),  # over the limit
+        ),  # chunks over the limit: refused unread
     ],
 )
 def test_where_a_request_ends(data, expected):
     assert request_end(data, body_limit=50) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),  # bad chunk
+        (b"POST / HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+        (b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400),  # HTTP/1.1 without Host
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"POST /\r\n\r\n", 400),  # no version
+    ],
+)
+def test_a_request_http_does_not_allow_is_refused_with_the_status_h11_gives(data, status):
+    with pytest.raises(h11.RemoteProtocolError) as refused:
+        request_end(data, body_limit=50)
+    assert refused.value.error_status_hint == status
 
 
 def test_a_head_without_its_blank_line_is_incomplete():
@@ -245,8 +283,8 @@ def test_a_head_without_its_blank_line_is_incomplete():
 @pytest.mark.parametrize(
     "request_bytes",
     [
-        b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2;x=y\r\nlo\r\n0\r\nT: 1\r\n\r\n",
+        b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2;x=y\r\nlo\r\n0\r\nT: 1\r\n\r\n",
     ],
 )
 def test_a_request_sent_a_byte_at_a_time_ends_at_its_last_byte(request_bytes):
@@ -262,6 +300,47 @@ def test_a_request_sent_a_byte_at_a_time_ends_at_its_last_byte(request_bytes):
         assert end == (len(request_bytes) if n >= len(request_bytes) else None), n
 
 
-def test_a_chunk_size_line_longer_than_any_client_sends_ends_the_request_at_its_head():
-    head = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-    assert request_end(head + b"0" * 9000, body_limit=10**6) == (len(head), len(head))
+def test_a_chunk_size_line_longer_than_a_head_may_be_is_refused_431():
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert request_end(head + b"0" * MAX_HEAD_BYTES, body_limit=10**6) == (len(head), None)
+    with pytest.raises(h11.RemoteProtocolError) as refused:
+        request_end(head + b"0" * (MAX_HEAD_BYTES + 1), body_limit=10**6)
+    assert refused.value.error_status_hint == 431
+
+
+def test_a_head_larger_than_max_head_bytes_is_refused_431_before_its_end():
+    framing, data = Framing(body_limit=50), bytearray(b"POST / HTTP/1.1\r\n")
+    with pytest.raises(Incomplete):
+        framing.end(data)
+    data += b"X: " + b"y" * MAX_HEAD_BYTES + b"\r\n"
+    with pytest.raises(h11.RemoteProtocolError) as refused:
+        framing.end(data)
+    assert refused.value.error_status_hint == 431
+
+
+def test_the_head_without_expect_is_the_head_less_that_field():
+    data = b"POST /ngnpro/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+    framing = Framing(body_limit=50)
+    assert framing.end(data) is None
+    assert framing.expects_continue
+    assert framing.head_without_expect() == (
+        b"POST /ngnpro/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
+    )
+    complete = Framing(body_limit=50)  # body and all at once: it still asked
+    assert complete.end(data + b"ab") == len(data) + 2 and complete.expects_continue
+
+
+def test_a_request_dribbled_a_byte_at_a_time_costs_linear_time():
+    """100,000 bytes of body fed one at a time, as a client sending one byte per packet
+    makes the event loop do: well under what quadratic re-scanning would take."""
+    body = 100_000
+    framing = Framing(body_limit=10**6)
+    data = bytearray(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % body)
+    started = time.perf_counter()
+    for _ in range(body - 1):
+        data.append(0x20)
+        assert framing.end(data) is None
+    data.append(0x20)
+    assert framing.end(data) == len(data)
+    took = time.perf_counter() - started
+    assert took < 5.0, f"{took:.2f} s for {body} one-byte chunks"
