@@ -18,9 +18,10 @@ event loop:
   ``MAX_HEAD_BYTES`` (or a chunk-size or trailer line that long) is answered ``431``, and
   a request HTTP/1.1 does not allow (``h11`` refuses it: a bad chunk, conflicting
   lengths, no ``Host`` in HTTP/1.1) ``400`` (``501`` for a transfer coding other than
-  chunked). A body larger than the application accepts (``max_request_bytes``, announced
-  or sent in chunks) is not buffered: the request goes to a thread with what was read,
-  and the application refuses it unread.
+  chunked). A body larger than twice what the application accepts (``max_request_bytes``,
+  announced or sent in chunks) is not buffered: the request goes to a thread with what was
+  read, and the application refuses it unread (one up to twice the limit is read whole,
+  and the application throws it away before it answers).
 - ``Expect: 100-continue`` is answered here, once (the thread gets the head without it),
   so that such a client sends its body.
 - In a thread, the socket has a timeout of ``client_timeout`` seconds for each read and for
@@ -209,7 +210,10 @@ class BufferingWorker(ThreadWorker):
     def init_process(self) -> None:
         from ngnserver import config
 
-        self.body_limit = config.load().max_request_bytes
+        # up to twice the application's limit is read whole, so that the application can
+        # read and discard a body just over its limit without a thread waiting on the
+        # client (and the client, which writes before it reads, then gets the fault)
+        self.body_limit = 2 * config.load().max_request_bytes
         super().init_process()
 
     def accept(self, listener: Any) -> None:
