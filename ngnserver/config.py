@@ -99,6 +99,7 @@ class IxcSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
     retries: int = 3
+    backoff: float = 1.0
     page_size: int = 10_000
 
     def __repr__(self) -> str:  # never print the token
@@ -118,6 +119,7 @@ class BqnSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     retries: int = 3
+    backoff: float = 0.5
     write_connections: int = 8
     dual_stack: bool = False
 
@@ -305,6 +307,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
                 connect_timeout=float(ixc("connect_timeout", 10)),
                 read_timeout=float(ixc("read_timeout", 120)),
                 retries=int(ixc("retries", 3)),
+                backoff=float(ixc("backoff", 1)),
                 page_size=int(ixc("page_size", 10_000)),
             ),
             bqn=BqnSettings(
@@ -315,6 +318,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
                 connect_timeout=float(bqn("connect_timeout", 10)),
                 read_timeout=float(bqn("read_timeout", 60)),
                 retries=int(bqn("retries", 3)),
+                backoff=float(bqn("backoff", 0.5)),
                 write_connections=int(bqn("write_connections", 8)),
                 dual_stack=_flag(bqn("dual_stack", False)),
             ),

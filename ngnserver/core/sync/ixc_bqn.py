@@ -511,6 +511,7 @@ def from_settings(settings: Any) -> IxcBqnSync:
         connect_timeout=ixc.connect_timeout,
         read_timeout=ixc.read_timeout,
         retries=ixc.retries,
+        backoff=ixc.backoff,
         page_size=ixc.page_size,
         debug_log=debug,
     )
@@ -522,6 +523,7 @@ def from_settings(settings: Any) -> IxcBqnSync:
         connect_timeout=bqn.connect_timeout,
         read_timeout=bqn.read_timeout,
         retries=bqn.retries,
+        backoff=bqn.backoff,
         pool_size=bqn.write_connections,
         debug_log=debug,
     )
