@@ -576,3 +576,33 @@ def test_a_queued_run_that_finds_another_going_is_skipped(env):
         run = session.get(SyncRun, queued)
         assert run.status == "skipped" and "another sync-ixc-bqn is running" in run.message
     assert env.bqn.writes() == 0
+
+
+def test_the_settings_name_the_interval_the_clients_and_refuse_nonsense(tmp_path):
+    from ngnserver.config import ConfigError, load
+
+    certificate = tmp_path / "bqn.pem"
+    certificate.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = load({
+        "NGNSERVER_IXC_URL": "https://ixc.example", "NGNSERVER_IXC_TOKEN": "6:abc",
+        "NGNSERVER_IXC_VERIFY_TLS": "false", "NGNSERVER_BQN_URL": "https://192.0.2.10",
+        "NGNSERVER_BQN_USER": "u", "NGNSERVER_BQN_PASSWORD": "pw-Hush-77", "NGNSERVER_BQN_VERIFY_TLS": str(certificate),
+        "NGNSERVER_BQN_WRITE_CONNECTIONS": "16", "NGNSERVER_BQN_DUAL_STACK": "yes",
+    })  # fmt: skip
+    assert (settings.ixc.verify_tls, settings.bqn.verify_tls) == (False, str(certificate))
+    assert (settings.bqn.write_connections, settings.bqn.dual_stack) == (16, True)
+    assert settings.sync_ixc_bqn_interval == 300  # the default, once configured
+    assert "pw-Hush-77" not in repr(settings.bqn) and "abc" not in repr(settings.ixc)
+    for text, seconds in (
+        ("off", None),
+        ("0", None),
+        ("90s", 90),
+        ("5m", 300),
+        ("1h", 3600),
+        ("120", 120),
+    ):
+        assert load({"NGNSERVER_SYNC_IXC_BQN_INTERVAL": text}).sync_ixc_bqn_interval == seconds
+    for bad in ({"NGNSERVER_SYNC_IXC_BQN_INTERVAL": "soon"}, {"NGNSERVER_SYNC_IXC_BQN_INTERVAL": "-5m"},
+                {"NGNSERVER_BQN_VERIFY_TLS": "/no/such/file"}):  # fmt: skip
+        with pytest.raises(ConfigError):
+            load(bad)
