@@ -275,6 +275,140 @@ def pull_dsl(threshold: float) -> None:
     click.echo(f"pulled {report.pulled}, failed {report.failed}, skipped {report.skipped}")
 
 
+@main.group("sync")
+def sync_group() -> None:
+    """Syncs between the systems ngnserver connects (``sync ixc-bqn``), and their run log."""
+
+
+@sync_group.command("ixc-bqn")
+@click.option("--dry-run", is_flag=True, help="Compute and print the writes; make none.")
+@click.option("--verbose", is_flag=True, help="Print every write and every object that failed.")
+def sync_ixc_bqn(dry_run: bool, verbose: bool) -> None:
+    """IXC plans and online logins -> BQN policies and subscribers (safe to run from cron:
+    while a run is going, another does nothing and says so)."""
+    from ngnserver.core.sync import ixc_bqn
+
+    _run_sync(ixc_bqn.NAME, dry_run, verbose)
+
+
+def _run_sync(name: str, dry_run: bool, verbose: bool) -> None:
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ngnserver import logs
+    from ngnserver.core import sync
+    from ngnserver.db import AlreadyRunning, DatabaseUnsuitable
+
+    settings = _settings(key=False)  # a sync seals nothing
+    logs.setup("DEBUG" if verbose else settings.log_level)
+    try:
+        runner = sync.create(name, settings)
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    database = _database(settings)
+    bar = _ProgressBar(f"sync {name}") if sys.stdout.isatty() and not dry_run else None
+    try:
+        result = sync.execute(
+            database, runner, dry_run=dry_run, connections=settings.bqn.write_connections,
+            max_errors=settings.sync_max_errors, started_by=f"cli {sync.who()}",
+            progress=bar.update if bar else None,
+        )  # fmt: skip
+    except AlreadyRunning as exc:
+        click.echo(f"sync {name}: {exc}; nothing done")
+        return
+    except (SQLAlchemyError, DatabaseUnsuitable, OSError) as exc:  # one sentence, not a traceback
+        raise click.ClickException(f"sync {name} could not run: {exc}") from None
+    finally:
+        if bar:
+            bar.close()
+        runner.close()
+        database.dispose()
+    if dry_run:
+        for write in result.planned:
+            body = "" if write.body is None else " " + json.dumps(write.body, ensure_ascii=False, sort_keys=True)
+            click.echo(f"would {write}{body}")
+    if verbose:
+        for error in result.errors:
+            click.echo(f"failed {error.action} {error.kind} {error.key}: {error.message}")
+    click.echo(_table(sync.summary(result.counts, runner.kinds)))
+    what = "planned" if dry_run else "made"
+    click.echo(f"run {result.run_id}: {result.status}, {len(result.planned) if dry_run else result.writes} writes "
+               f"{what} in {result.seconds:.1f} s" + (f"; {result.message}" if result.message else ""))  # fmt: skip
+    if result.status == "failed":
+        raise click.ClickException(f"sync {name} failed: {result.message}")
+    if result.status == "errors":
+        raise click.ClickException(
+            f"sync {name}: {result.error_count} objects could not be written (ngnserver sync runs --errors {result.run_id})"
+        )
+
+
+class _ProgressBar:
+    """click's progress bar, fed with (done, total) from the sync's progress callback."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = None
+        self.done = 0
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)  # fmt: skip
+
+
+@sync_group.command("runs")
+@click.option("--name", default=None, help="Only the runs of this sync (ixc-bqn, ...).")
+@click.option("--limit", type=int, default=20, show_default=True, help="Newest N runs.")
+@click.option("--errors", "errors_of", type=int, default=None, metavar="RUN_ID",
+              help="List the objects this run could not write.")  # fmt: skip
+def sync_runs(name: str | None, limit: int, errors_of: int | None) -> None:
+    """List the recent sync runs, newest first: when, how they ended, what they wrote."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ngnserver.core import sync
+
+    database = _database(_settings(key=False))
+    try:
+        with database.transaction(write=False) as session:
+            if errors_of is not None:
+                rows = [["KIND", "KEY", "ACTION", "AT", "ERROR"]]
+                rows += [[e.object_kind, e.object_key, e.action, f"{e.at:%Y-%m-%d %H:%M:%S}", e.message]
+                         for e in sync.run_errors(session, errors_of)]  # fmt: skip
+            else:
+                rows = [["ID", "SYNC", "STATUS", "STARTED", "FINISHED", "WRITES", "ERRORS", "BY", "COUNTS"]]
+                rows += [_run_row(run) for run in sync.runs(session, name, limit)]
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read the run log: {exc}") from None
+    finally:
+        database.dispose()
+    click.echo(_table(rows))
+
+
+def _run_row(run) -> list[str]:  # type: ignore[no-untyped-def]
+    when = "{:%Y-%m-%d %H:%M:%S}"
+    counts = " ".join(
+        f"{kind}:" + ",".join(f"{action}={n}" for action, n in outcomes.items())
+        for kind, outcomes in (run.counts or {}).items()
+    )
+    status = run.status + (" (dry run)" if run.dry_run else "")
+    return [str(run.id), run.sync_name, status, when.format(run.started_at) if run.started_at else "-",
+            when.format(run.finished_at) if run.finished_at else "-", str(run.writes), str(run.error_count),
+            run.started_by, counts + (f"  {run.message}" if run.message else "")]  # fmt: skip
+
+
 @main.command()
 @click.option("--kind", help="customer, sip_domain, sip_account, sip_alias, enum_range, ...")
 @click.option("--key", help="The record's key: a customer id, user@domain, a zone name, ...")

@@ -89,6 +89,77 @@ def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+def _verify_tls(value: Any, name: str) -> bool | str:
+    """TLS verification: on (``true``), off (``false``: self-signed certificates), or the
+    path of a CA bundle or certificate to verify against."""
+    text = str(value).strip()
+    if text.lower() in ("1", "true", "yes", "on", ""):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    if not Path(text).is_file():
+        raise ConfigError(f"{name}: {text!r} is neither true, false nor a certificate file")
+    return text
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_interval(value: Any, name: str) -> float | None:
+    """Seconds between periodic runs from ``300``, ``90s``, ``5m`` or ``1h``; None for ``0``,
+    ``off`` or ``never`` (no periodic run)."""
+    text = str(value).strip().lower()
+    if text in ("", "0", "off", "never", "false", "no"):
+        return None
+    unit = _DURATION_UNITS.get(text[-1]) if text[-1].isalpha() else 1
+    number = text[:-1] if text[-1].isalpha() else text
+    try:
+        seconds = float(number) * unit if unit else -1.0
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise ConfigError(f"{name}: {value!r} is not an interval (say 300, 90s, 5m, 1h or off)")
+    return seconds
+
+
+@dataclass(frozen=True)
+class IxcSettings:
+    """The IXC Provedor webservice the syncs read: NGNSERVER_IXC_* variables."""
+
+    url: str = ""
+    token: str = ""
+    verify_tls: bool | str = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    retries: int = 3
+    backoff: float = 1.0
+    page_size: int = 10_000
+
+    def __repr__(self) -> str:  # never print the token
+        return f"IxcSettings(url={self.url!r}, verify_tls={self.verify_tls!r})"
+
+
+@dataclass(frozen=True)
+class BqnSettings:
+    """The Bequant BQN the IXC -> BQN sync writes: NGNSERVER_BQN_* variables.
+    ``write_connections``: writes sent at once; ``dual_stack``: a group ``DS-<login>`` per
+    login with an IPv6 prefix."""
+
+    url: str = ""
+    user: str = ""
+    password: str = ""
+    verify_tls: bool | str = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    retries: int = 3
+    backoff: float = 0.5
+    write_connections: int = 8
+    dual_stack: bool = False
+
+    def __repr__(self) -> str:  # never print the password
+        return f"BqnSettings(url={self.url!r}, user={self.user!r}, dual_stack={self.dual_stack})"
+
+
 @dataclass(frozen=True)
 class TrustedProxies:
     """The proxies whose forwarded headers are believed: ``*`` (any), or addresses and
@@ -149,6 +220,13 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1,::1"
     # the brake on password guessing (core/logins.py)
     login_brake: Brake = field(default_factory=lambda: Brake())
+    ixc: IxcSettings = field(default_factory=lambda: IxcSettings())
+    bqn: BqnSettings = field(default_factory=lambda: BqnSettings())
+    # seconds between the runs the worker starts itself (None: none); the default applies
+    # once both ends are configured
+    sync_ixc_bqn_interval: float | None = 300.0
+    # object errors after which a sync run stops (failed) instead of going on
+    sync_max_errors: int = 100
 
     @property
     def effective_database_url(self) -> str:
@@ -224,6 +302,15 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     def dcim(name: str, default: Any) -> Any:
         return env.get(f"{ENV_PREFIX}DCIM_{name.upper()}", dcim_table.get(name, default))
 
+    def vendor(table: str) -> Any:
+        section = values.get(table) or {}
+
+        def setting(name: str, default: Any) -> Any:
+            return env.get(f"{ENV_PREFIX}{table.upper()}_{name.upper()}", section.get(name, default))
+
+        return setting
+
+    ixc, bqn = vendor("ixc"), vendor("bqn")
     networks = ikano("check_networks", "ATT,ATTTAS,VERTAS,VER")
     if isinstance(networks, str):
         networks = [n.strip().upper() for n in networks.split(",") if n.strip()]
@@ -286,6 +373,30 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         worker_lease_seconds=number(float, "worker_lease_seconds", 300),
         worker_backoff_seconds=number(float, "worker_backoff_seconds", 5),
         worker_max_attempts=number(int, "worker_max_attempts", 8),
+        ixc=IxcSettings(
+            url=str(ixc("url", "")),
+            token=str(ixc("token", "")),
+            verify_tls=_verify_tls(ixc("verify_tls", True), "NGNSERVER_IXC_VERIFY_TLS"),
+            connect_timeout=number(float, "connect_timeout", 10, "ixc"),
+            read_timeout=number(float, "read_timeout", 120, "ixc"),
+            retries=number(int, "retries", 3, "ixc"),
+            backoff=number(float, "backoff", 1, "ixc"),
+            page_size=number(int, "page_size", 10_000, "ixc"),
+        ),
+        bqn=BqnSettings(
+            url=str(bqn("url", "")),
+            user=str(bqn("user", "")),
+            password=str(bqn("password", "")),
+            verify_tls=_verify_tls(bqn("verify_tls", True), "NGNSERVER_BQN_VERIFY_TLS"),
+            connect_timeout=number(float, "connect_timeout", 10, "bqn"),
+            read_timeout=number(float, "read_timeout", 60, "bqn"),
+            retries=number(int, "retries", 3, "bqn"),
+            backoff=number(float, "backoff", 0.5, "bqn"),
+            write_connections=number(int, "write_connections", 8, "bqn"),
+            dual_stack=_flag(bqn("dual_stack", False)),
+        ),
+        sync_ixc_bqn_interval=parse_interval(get("sync_ixc_bqn_interval", "5m"), "NGNSERVER_SYNC_IXC_BQN_INTERVAL"),
+        sync_max_errors=number(int, "sync_max_errors", 100),
     )
 
 

@@ -1,5 +1,6 @@
 """Assembly for background work: what a job handler gets as ``run.context`` (settings, the
-password sealer and the configured vendor adapters), and the worker loop."""
+database, the password sealer and the configured vendor adapters), the periodic sync runs
+the worker queues itself, and the worker loop."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from ngnserver.core import (
     dsl_ikano,  # noqa: F401  (registers the Ikano adapter)
     jobs,
     servers_dcim,  # noqa: F401  (registers the DCImanager adapter)
+    sync,
 )
 from ngnserver.core.sealing import PasswordSealer
+from ngnserver.core.sync import ixc_bqn
 from ngnserver.db import Database
 
 
@@ -24,6 +27,7 @@ from ngnserver.db import Database
 class WorkerContext:
     settings: config.Settings
     sealer: PasswordSealer
+    database: Database | None = None
 
     @cached_property
     def dsl(self) -> Any:
@@ -34,14 +38,28 @@ class WorkerContext:
         return adapters.adapter_for("server", "dcimanager", self)
 
 
+def sync_intervals(settings: config.Settings) -> dict[str, float | None]:
+    """Seconds between the runs the worker queues, by sync (None: none). A sync runs
+    periodically once it is configured, at its interval (5 minutes unless set; ``off``
+    turns it off)."""
+    configured = not ixc_bqn.missing_settings(settings)
+    return {ixc_bqn.NAME: settings.sync_ixc_bqn_interval if configured else None}
+
+
 def make_worker(settings: config.Settings, database: Database, worker_id: str | None = None,
                 context: WorkerContext | None = None) -> jobs.Worker:  # fmt: skip
+    context = context or WorkerContext(settings, settings.sealer())
+    if context.database is None:
+        context.database = database
+    intervals = sync_intervals(settings)
+    periodic = (lambda: sync.schedule_due(database, intervals)) if any(intervals.values()) else None
     return jobs.Worker(
         database,
-        context or WorkerContext(settings, settings.sealer()),
+        context,
         worker_id=worker_id,
         lease_seconds=settings.worker_lease_seconds,
         backoff_base=settings.worker_backoff_seconds,
+        periodic=periodic,
     )
 
 

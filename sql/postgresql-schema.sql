@@ -552,5 +552,42 @@ CREATE TABLE server_claims (
 
 UPDATE alembic_version SET version_num='0012' WHERE alembic_version.version_num = '0011';
 
+-- Running upgrade 0012 -> 0013
+
+CREATE TABLE sync_runs (
+    id SERIAL NOT NULL, 
+    sync_name VARCHAR(64) NOT NULL, 
+    status VARCHAR(16) NOT NULL, 
+    dry_run BOOLEAN NOT NULL, 
+    started_by VARCHAR(128) NOT NULL, 
+    queued_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    started_at TIMESTAMP WITHOUT TIME ZONE, 
+    finished_at TIMESTAMP WITHOUT TIME ZONE, 
+    counts JSON NOT NULL, 
+    writes INTEGER NOT NULL, 
+    error_count INTEGER NOT NULL, 
+    message TEXT NOT NULL, 
+    CONSTRAINT pk_sync_runs PRIMARY KEY (id), 
+    CONSTRAINT ck_sync_runs_status CHECK (status IN ('queued', 'running', 'ok', 'errors', 'failed', 'interrupted', 'skipped'))
+);
+
+CREATE INDEX ix_sync_runs_sync_name_id ON sync_runs (sync_name, id);
+
+CREATE TABLE sync_run_errors (
+    id SERIAL NOT NULL, 
+    run_id INTEGER NOT NULL, 
+    object_kind VARCHAR(32) NOT NULL, 
+    object_key VARCHAR(255) NOT NULL, 
+    action VARCHAR(16) NOT NULL, 
+    message TEXT NOT NULL, 
+    at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_sync_run_errors PRIMARY KEY (id), 
+    CONSTRAINT fk_sync_run_errors_run_id_sync_runs FOREIGN KEY(run_id) REFERENCES sync_runs (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_sync_run_errors_run_id ON sync_run_errors (run_id);
+
+UPDATE alembic_version SET version_num='0013' WHERE alembic_version.version_num = '0012';
+
 COMMIT;
 

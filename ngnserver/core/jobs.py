@@ -27,6 +27,7 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -155,13 +156,29 @@ class Worker:
     """Claims and runs due jobs until stopped."""
 
     def __init__(self, database: Any, context: Any, worker_id: str | None = None, lease_seconds: float = 300,
-                 backoff_base: float = 5, backoff_cap: float = 3600) -> None:  # fmt: skip
+                 backoff_base: float = 5, backoff_cap: float = 3600,
+                 periodic: Callable[[], object] | None = None, periodic_seconds: float = 5.0) -> None:  # fmt: skip
         self.database = database
         self.context = context
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.lease = timedelta(seconds=lease_seconds)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        # queues the periodic work (sync runs) that is due; called every periodic_seconds
+        self.periodic = periodic
+        self.periodic_seconds = periodic_seconds
+        self._periodic_at = 0.0
+
+    def tick(self) -> None:
+        """Queue the periodic work that is due, if ``periodic_seconds`` passed since the last
+        look. A failure is logged: the queue keeps being served."""
+        if self.periodic is None or time.monotonic() - self._periodic_at < self.periodic_seconds:
+            return
+        self._periodic_at = time.monotonic()
+        try:
+            self.periodic()
+        except Exception:
+            log.exception("queueing the periodic jobs failed")
 
     def claim(self) -> tuple[Job, JobAttempt] | None:
         """Take the next due job (its lease free or expired), in one short transaction."""
@@ -284,6 +301,7 @@ class Worker:
         many ran."""
         ran = 0
         while not stop.is_set():
+            self.tick()
             if self.run_one():
                 ran += 1
                 continue

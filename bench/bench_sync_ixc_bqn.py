@@ -1,0 +1,139 @@
+"""Benchmark of the IXC -> BQN sync: a generated ISP (``populate``) in the IXC simulator, an
+empty BQN simulator with latency added to every call, a SQLite run log. For each number of
+write connections, a first run (every object created) and a second run with nothing changed
+in IXC (no write expected): wall time, objects/s, writes/s and the peak resident memory of
+the sync's process. Each simulator runs in a process of its own, so that its work does not
+share the sync's interpreter lock.
+
+    PYTHONPATH=. python bench/bench_sync_ixc_bqn.py --logins 20000 --latency 0.002 --connections 1,8
+
+Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ngnserver.config import BqnSettings, IxcSettings, Settings
+from ngnserver.core import sync
+from ngnserver.core.sync import ixc_bqn
+from ngnserver.db import Database
+from tests.support.bqn_simulator import BqnSimulator
+from tests.support.ixc_simulator import IxcSimulator, populate
+
+
+def _serve(connection: Any, kind: str, options: dict[str, Any]) -> None:
+    """A simulator in this (child) process: sends its address and credentials, then answers
+    ``writes`` with its count of writes until told ``stop``."""
+    if kind == "ixc":
+        simulator: Any = IxcSimulator(keep_calls=False)
+        populate(simulator, **options)
+        credentials: tuple[str, ...] = (simulator.token,)
+    else:
+        simulator = BqnSimulator(keep_calls=False)
+        simulator.latency = options["latency"]
+        credentials = (simulator.user, simulator.password)
+    with simulator:
+        connection.send((simulator.url, *credentials))
+        while (command := connection.recv()) != "stop":
+            connection.send(simulator.writes() if command == "writes" else None)
+
+
+class Remote:
+    """A simulator in a child process."""
+
+    def __init__(self, kind: str, **options: Any) -> None:
+        self.connection, child = multiprocessing.Pipe()
+        self.process = multiprocessing.Process(
+            target=_serve, args=(child, kind, options), daemon=True
+        )
+        self.process.start()
+        self.url, *self.credentials = self.connection.recv()
+
+    def writes(self) -> int:
+        self.connection.send("writes")
+        return self.connection.recv()
+
+    def stop(self) -> None:
+        self.connection.send("stop")
+        self.process.join(10)
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one_run(
+    database: Database, settings: Settings, connections: int
+) -> tuple[sync.RunResult, float]:
+    runner = ixc_bqn.from_settings(settings)
+    began = time.perf_counter()
+    try:
+        result = sync.execute(database, runner, connections=connections, max_errors=10**9)
+    finally:
+        runner.close()
+    return result, time.perf_counter() - began
+
+
+def objects(result: sync.RunResult) -> int:
+    return sum(n for outcomes in result.counts.values() for n in outcomes.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--logins", type=int, default=20_000)
+    parser.add_argument("--plans", type=int, default=200)
+    parser.add_argument("--contracts", type=int, default=None, help="[as many as logins]")
+    parser.add_argument(
+        "--latency", type=float, default=0.002, help="seconds added to every BQN call"
+    )
+    parser.add_argument(
+        "--connections", default="1,8", help="write connections to try, comma-separated"
+    )
+    parser.add_argument("--dual-stack", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+
+    print(f"IXC: {args.logins} logins (90% online), {args.plans} plans, {args.contracts or args.logins} contracts;"
+          f" BQN latency {args.latency * 1000:g} ms; dual stack {'on' if args.dual_stack else 'off'}")  # fmt: skip
+    print(f"{'conn':>4}  {'run':<9} {'status':<7} {'seconds':>8} {'objects/s':>10} {'writes':>7} "
+          f"{'writes/s':>9} {'peak MiB':>9}")  # fmt: skip
+    contracts = args.contracts or args.logins
+    ixc = Remote("ixc", logins=args.logins, plans=args.plans, contracts=contracts)
+    with tempfile.TemporaryDirectory() as tmp:
+        database = Database(f"sqlite:///{tmp}/bench.sqlite3")
+        database.migrate()
+        for connections in (int(n) for n in args.connections.split(",")):
+            bqn = Remote("bqn", latency=args.latency)
+            settings = Settings(
+                state_dir=Path(tmp),
+                ixc=IxcSettings(url=ixc.url, token=ixc.credentials[0]),
+                bqn=BqnSettings(url=bqn.url, user=bqn.credentials[0], password=bqn.credentials[1],
+                                write_connections=connections, dual_stack=args.dual_stack),
+            )  # fmt: skip
+            for label in ("first", "no change"):
+                before = bqn.writes()
+                result, seconds = one_run(database, settings, connections)
+                writes = bqn.writes() - before
+                print(f"{connections:>4}  {label:<9} {result.status:<7} {seconds:>8.2f} "
+                      f"{objects(result) / seconds:>10.0f} {writes:>7} {writes / seconds:>9.0f} "
+                      f"{peak_mib():>9.0f}")  # fmt: skip
+            bqn.stop()
+        database.dispose()
+    ixc.stop()
+
+
+if __name__ == "__main__":
+    main()
