@@ -9,19 +9,31 @@ variable named.
 
 import multiprocessing
 import os
+import sys
+
+
+def _number(kind, name, default):  # type: ignore[no-untyped-def]
+    """The environment variable ``name`` as ``kind``; a bad value stops the start with a
+    sentence naming it, not a traceback."""
+    raw = os.environ.get(name) or default
+    try:
+        return kind(raw)
+    except ValueError:
+        sys.exit(f"Error: {name} must be a {'whole ' if kind is int else ''}number, not {raw!r}")
+
 
 bind = os.environ.get("NGNSERVER_BIND", "127.0.0.1:9200")
-workers = int(os.environ.get("NGNSERVER_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
+workers = _number(int, "NGNSERVER_WORKERS", multiprocessing.cpu_count() * 2 + 1)
 # "sync" (or "gthread") only behind a proxy that buffers whole requests: see docs/deployment.md
 worker_class = os.environ.get("NGNSERVER_WORKER_CLASS", "ngnserver.gunicorn_worker.BufferingWorker")
 # requests one worker runs at once; each holds a database connection while it runs (the
 # PostgreSQL pool holds 10 per process, see ngnserver/db.py)
-threads = int(os.environ.get("NGNSERVER_THREADS", "4"))
+threads = _number(int, "NGNSERVER_THREADS", 4)
 # seconds a client has to send a whole request (head and body), and for each socket
 # operation on it afterwards; not a gunicorn setting (BufferingWorker reads it)
-client_timeout = float(os.environ.get("NGNSERVER_CLIENT_TIMEOUT", "30"))
-keepalive = int(os.environ.get("NGNSERVER_KEEPALIVE", "2"))
-timeout = int(os.environ.get("NGNSERVER_WORKER_TIMEOUT", "30"))
+client_timeout = _number(float, "NGNSERVER_CLIENT_TIMEOUT", 30)
+keepalive = _number(int, "NGNSERVER_KEEPALIVE", 2)
+timeout = _number(int, "NGNSERVER_WORKER_TIMEOUT", 30)
 graceful_timeout = 20
 # X-Forwarded-Proto/For are trusted from these proxies only.
 forwarded_allow_ips = os.environ.get("NGNSERVER_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
@@ -53,13 +65,24 @@ limit_request_fields = 100
 def on_starting(server):  # type: ignore[no-untyped-def]
     """In the master, before any worker: prepare the state directory and migrate the
     database once, so workers never race to create the schema."""
-    from ngnserver import config, logs
+    from sqlalchemy.exc import DBAPIError
 
-    settings = config.prepare_state(config.load())
+    from ngnserver import config, logs
+    from ngnserver.db import DatabaseUnsuitable
+
+    try:
+        settings = config.prepare_state(config.load())
+    except config.ConfigError as exc:
+        sys.exit(f"Error: {exc}")
     logs.setup(settings.log_level)
     database = settings.database()
-    database.migrate()
-    database.dispose()
+    try:
+        database.migrate()
+    except (DBAPIError, DatabaseUnsuitable) as exc:  # one sentence, not gunicorn's traceback
+        reason = getattr(exc, "orig", exc)
+        sys.exit(f"Error: cannot prepare the database ({str(reason).splitlines()[0]}); check NGNSERVER_DATABASE_URL")
+    finally:
+        database.dispose()
     # the workers' metrics, added up at a scrape (ngnserver/metrics.py): set before any
     # worker imports prometheus_client, emptied of an earlier run's files
     folder = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.state_dir.resolve() / "metrics"))

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -270,3 +271,19 @@ def test_dev_serve_listens_on_ngnserver_bind(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
+
+
+@pytest.mark.parametrize("name", ["WORKERS", "THREADS", "CLIENT_TIMEOUT", "KEEPALIVE", "WORKER_TIMEOUT"])
+def test_serve_with_a_bad_gunicorn_number_names_it_without_a_traceback(tmp_path, name):
+    result = command("serve", "--bind", f"127.0.0.1:{_free_port()}", cwd=tmp_path, **{name.lower(): "abc"})
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert f"NGNSERVER_{name} must be a " in result.stderr and "'abc'" in result.stderr
+
+
+def test_serve_with_an_unreachable_database_says_so_in_a_sentence(tmp_path):
+    url = f"postgresql://ngn:topsecret@127.0.0.1:{_free_port()}/ngn"
+    result = command("serve", "--bind", f"127.0.0.1:{_free_port()}", cwd=tmp_path, database_url=url,
+                     admin_username="admin", admin_password="secret")  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert "cannot prepare the database" in result.stderr and "NGNSERVER_DATABASE_URL" in result.stderr
+    assert "topsecret" not in result.stderr
