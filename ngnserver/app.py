@@ -6,6 +6,7 @@ CLI build their own with ``create_app(settings)``.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from ngnserver.core import logins
 from ngnserver.core.callers import authenticate
 from ngnserver.core.errors import E, NGNError
 from ngnserver.db import Database, Trouble, trouble
-from ngnserver.models.job import Job
+from ngnserver.models.job import Job, JobAttempt
 from ngnserver.services import ALIASES, PORTS
 from ngnserver.services.context import RequestContext
 from ngnserver.services.types import AuthHeader
@@ -50,6 +51,7 @@ class NGNProApp:
         self.path = settings.endpoint_path
         self._wsdl_cache: dict[str, bytes] = {}
         self._proxies = config.TrustedProxies.parse(settings.forwarded_allow_ips)
+        self._metrics_readers = config.TrustedProxies.parse(settings.metrics_allow_ips)
 
     # -- WSGI ------------------------------------------------------------------------------
 
@@ -71,13 +73,28 @@ class NGNProApp:
         if path == "/health" and method in ("GET", "HEAD"):
             return self._health(start_response)
         if path == "/metrics" and method in ("GET", "HEAD"):
+            if not self._may_read_metrics(environ):
+                return _reply(start_response, "403 Forbidden", "text/plain; charset=utf-8",
+                              b"Metrics are for NGNSERVER_METRICS_ALLOW_IPS or NGNSERVER_METRICS_TOKEN.\n")  # fmt: skip
             body = metrics.exposition(self._jobs_by_state, self.db.health)
             return _reply(start_response, "200 OK", metrics.CONTENT_TYPE, body)
         return _reply(start_response, "404 Not Found", "text/plain; charset=utf-8", b"Not found\n")
 
-    def _jobs_by_state(self) -> dict[str, int]:
+    def _jobs_by_state(self) -> tuple[dict[Any, int], dict[Any, int]]:
         with self.db.transaction(write=False) as session:
-            return dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+            jobs = session.execute(select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state))
+            attempts = session.execute(
+                select(Job.kind, JobAttempt.outcome, func.count())
+                .join(Job, Job.id == JobAttempt.job_id)
+                .group_by(Job.kind, JobAttempt.outcome)
+            )
+            return {(k, s): n for k, s, n in jobs}, {(k, o): n for k, o, n in attempts}
+
+    def _may_read_metrics(self, environ: dict[str, Any]) -> bool:
+        token = self.settings.metrics_token
+        if token and hmac.compare_digest(environ.get("HTTP_AUTHORIZATION", "").encode(), f"Bearer {token}".encode()):
+            return True
+        return self._metrics_readers.trusts(self.client_address(environ))
 
     def request_id(self, environ: dict[str, Any]) -> str:
         """The id a trusted proxy gave the request (X-Request-Id), else a new one."""
@@ -107,7 +124,8 @@ class NGNProApp:
         else:
             address = self.client_address(environ)
             ok, payload, call, error = self.endpoint.handle(body, lambda c: self._invoke(c, caller_holder, address))
-        operation = f"{call.operation.port.name}.{call.operation.name}" if call else None
+        port, name = (call.operation.port.name, call.operation.name) if call else (None, None)
+        operation = f"{port}.{name}" if call else None
         seconds = time.perf_counter() - started
         logs.info(
             log,
@@ -120,7 +138,7 @@ class NGNProApp:
                 "remote": environ.get("REMOTE_ADDR"),
             },
         )
-        metrics.observe(operation, error.code if error else None, seconds)
+        metrics.observe(port, name, error.code if error else None, seconds)
         status = "200 OK" if ok else "500 Internal Server Error"
         return _reply(start_response, status, XML, payload, [("X-Request-Id", request)])
 

@@ -184,15 +184,25 @@ def schema_sql(dialect: str = "postgresql") -> str:
 @click.option("--id", "worker_id", default=None, help="Worker name in job attempts [host:pid].")
 def worker(once: bool, poll: float, worker_id: str | None) -> None:
     """Run vendor jobs (DSL orders, ...). Several may run against PostgreSQL; one on SQLite."""
+    settings = _settings()
+    _count_vendor_calls(settings)
     from ngnserver import logs
     from ngnserver.worker import make_worker, run_forever
 
-    settings = _settings()
     logs.setup(settings.log_level)
     database = _database(settings, migrated=False)
     database.migrate()
     ran = run_forever(make_worker(settings, database, worker_id), poll, once)
     click.echo(f"ran {ran} jobs")
+
+
+def _count_vendor_calls(settings: config.Settings) -> None:
+    """Have this process's vendor calls counted in ``/metrics`` (``ngnserver.metrics``): its
+    counts go to the folder the server's workers write theirs to. Before prometheus-client
+    is imported, which reads the setting once."""
+    if "prometheus_client" not in sys.modules:
+        folder = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.state_dir.resolve() / "metrics"))
+        os.makedirs(folder, exist_ok=True)
 
 
 JOB_STATES = ("queued", "running", "done", "failed")
@@ -251,13 +261,14 @@ def jobs_retry(job_id: int) -> None:
 @click.option("--threshold", type=float, default=0, help="Skip services pulled less than this many seconds ago.")
 def pull_dsl(threshold: float) -> None:
     """Sync every monitored DSL service with the vendor (safe to run from cron)."""
+    settings = _settings()
+    _count_vendor_calls(settings)
     from ngnserver import logs
     from ngnserver.core import dsl
     from ngnserver.core.jobs import PermanentError
     from ngnserver.db import AlreadyRunning
     from ngnserver.worker import WorkerContext
 
-    settings = _settings()
     logs.setup(settings.log_level)
     try:
         adapter = WorkerContext(settings, settings.sealer()).dsl
@@ -286,6 +297,7 @@ def sync_group() -> None:
 def sync_ixc_bqn(dry_run: bool, verbose: bool) -> None:
     """IXC plans and online logins -> BQN policies and subscribers (safe to run from cron:
     while a run is going, another does nothing and says so)."""
+    _count_vendor_calls(_settings(key=False))
     from ngnserver.core.sync import ixc_bqn
 
     _run_sync(ixc_bqn.NAME, dry_run, verbose)

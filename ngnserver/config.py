@@ -169,14 +169,14 @@ class TrustedProxies:
     anyone: bool = False
 
     @classmethod
-    def parse(cls, text: str) -> TrustedProxies:
+    def parse(cls, text: str, variable: str = "NGNSERVER_FORWARDED_ALLOW_IPS") -> TrustedProxies:
         entries = [entry.strip() for entry in text.split(",") if entry.strip()]
         if "*" in entries:
             return cls(anyone=True)
         try:
             return cls(tuple(ipaddress.ip_network(entry, strict=False) for entry in entries))
         except ValueError as exc:
-            raise ConfigError(f"NGNSERVER_FORWARDED_ALLOW_IPS: {exc}") from None
+            raise ConfigError(f"{variable}: {exc}") from None
 
     def trusts(self, address: str | None) -> bool:
         if self.anyone:
@@ -218,6 +218,9 @@ class Settings:
     database_answer_timeout: float = 12.0
     # proxies whose X-Forwarded-Proto/Host/Prefix are believed: addresses or networks, "*" any
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    # who may read /metrics: these addresses, or a request with "Authorization: Bearer <token>"
+    metrics_allow_ips: str = "127.0.0.1,::1"
+    metrics_token: str = field(default="", repr=False)
     # the brake on password guessing (core/logins.py)
     login_brake: Brake = field(default_factory=lambda: Brake())
     ixc: IxcSettings = field(default_factory=lambda: IxcSettings())
@@ -315,6 +318,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     if isinstance(networks, str):
         networks = [n.strip().upper() for n in networks.split(",") if n.strip()]
     TrustedProxies.parse(str(get("forwarded_allow_ips", "127.0.0.1,::1")))  # refused here, not in a worker
+    TrustedProxies.parse(str(get("metrics_allow_ips", "127.0.0.1,::1")), "NGNSERVER_METRICS_ALLOW_IPS")
     log_level = str(get("log_level", "INFO")).upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"NGNSERVER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
@@ -335,6 +339,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         database_statement_timeout=number(float, "database_statement_timeout", 10),
         database_answer_timeout=number(float, "database_answer_timeout", 12),
         forwarded_allow_ips=str(get("forwarded_allow_ips", "127.0.0.1,::1")),
+        metrics_allow_ips=str(get("metrics_allow_ips", "127.0.0.1,::1")),
+        metrics_token=str(get("metrics_token", "")),
         login_brake=Brake(
             max_failures=number(int, "login_max_failures", 10),
             max_failures_per_address=number(int, "login_max_failures_per_address", 50),

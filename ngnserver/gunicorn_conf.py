@@ -87,9 +87,20 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     # worker imports prometheus_client, emptied of an earlier run's files
     folder = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.state_dir.resolve() / "metrics"))
     os.makedirs(folder, exist_ok=True)
-    for name in os.listdir(folder):
-        if name.endswith(".db"):
+    for name in os.listdir(folder):  # the files of processes that are gone (a job worker's stay)
+        pid = name.rpartition("_")[2].removesuffix(".db")
+        if name.endswith(".db") and pid.isdigit() and not _alive(int(pid)):
             os.remove(os.path.join(folder, name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

@@ -77,6 +77,8 @@ def setup(level: str = "INFO") -> None:
     _installed = handler
     # spyne logs whole requests (passwords included) on parse errors; we never need it.
     logging.getLogger("spyne").setLevel(logging.CRITICAL)
+    # alembic's plugin set-up says so at every start; its migrations still log what they do
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _only_installed_handler(logger: logging.Logger) -> logging.StreamHandler | None:

@@ -9,9 +9,11 @@ import json
 import re
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from ngnserver import metrics
 from tests.support.gunicorn import Deployment
-from tests.support.wire import Client, SoapFault, envelope, post
+from tests.support.wire import Client, SoapFault, envelope, http_exchange, post
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -22,14 +24,17 @@ def served(request, tmp_path):
     deployment.stop_all()
 
 
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of the exposition ``text``."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        match = re.fullmatch(r"([a-z_]+)(?:\{([^}]*)\})? (\S+)", line)
-        if match and match[1] == name and ",".join(sorted((match[2] or "").split(","))) == wanted:
-            return float(match[3])
-    raise AssertionError(f"no sample {name}{{{wanted}}} in:\n{text}")
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    """Every sample of the exposition ``text``, read by prometheus-client's own parser."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(found: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
+    return found[(name, frozenset(labels.items()))]
 
 
 def test_metrics_add_up_every_workers_calls(served):
@@ -45,11 +50,45 @@ def test_metrics_add_up_every_workers_calls(served):
     for _ in range(4):  # whichever worker answers the scrape
         response = server.get("/metrics")
         assert response.status == 200 and response.headers["content-type"].startswith("text/plain")
-        text = response.body.decode()
-        assert sample(text, "ngnserver_soap_requests_total", operation="Customer.getAccount", errorcode="0") == 30
-        assert sample(text, "ngnserver_soap_requests_total", operation="Customer.getAccount", errorcode="5002") == 5
-        assert sample(text, "ngnserver_soap_request_seconds_count", operation="Customer.addAccount") == 1
-        assert sample(text, "ngnserver_database_up") == 1
+        found = samples(response.body.decode())
+        get = {"port": "Customer", "operation": "getAccount"}
+        assert value(found, "ngnserver_soap_requests_total", **get, errorcode="0") == 30
+        assert value(found, "ngnserver_soap_requests_total", **get, errorcode="5002") == 5
+        assert value(found, "ngnserver_soap_request_seconds_count", port="Customer", operation="addAccount") == 1
+        assert value(found, "ngnserver_database_up") == 1
+
+
+def test_metrics_are_for_the_allowed_addresses_or_the_token(served):
+    deployment, server = served
+    # from another address, as the trusted loopback proxy says
+    head = "GET /metrics HTTP/1.0\r\nHost: x\r\nX-Forwarded-For: 203.0.113.5\r\n"
+    assert http_exchange(server.base_url, (head + "\r\n").encode()).status == 403
+    server.stop()
+    deployment.settings["NGNSERVER_METRICS_TOKEN"] = "scrape-me"
+    server = deployment.start()
+    assert http_exchange(server.base_url, (head + "\r\n").encode()).status == 403
+    allowed = http_exchange(server.base_url, (head + "Authorization: Bearer scrape-me\r\n\r\n").encode())
+    assert allowed.status == 200 and b"ngnserver_database_up 1.0" in allowed.body
+
+
+def test_vendor_calls_are_timed_and_their_failures_counted():
+    from ngnserver.vendors.ikano import IkanoClient, IkanoTransientError
+    from tests.support.ikano_simulator import IkanoSimulator
+
+    def count(name: str, **labels: str) -> float:
+        return samples(metrics.exposition(lambda: ({}, {}), lambda: None).decode()).get((name, frozenset(labels.items())), 0)
+
+    sim = IkanoSimulator().start()
+    try:
+        client = IkanoClient(sim.keyid, sim.password, username=sim.username, url=sim.url)
+        before = count("ngnserver_vendor_call_seconds_count", vendor="ikano")
+        sim.fail_next("http500", command="CUSTOMERLOOKUP")
+        with pytest.raises(IkanoTransientError):
+            client.customer_lookup("2125550000")
+        assert count("ngnserver_vendor_call_seconds_count", vendor="ikano") == before + 1
+        assert count("ngnserver_vendor_call_errors_total", vendor="ikano", error="HTTP 500") >= 1
+    finally:
+        sim.stop()
 
 
 def test_the_log_is_json_lines_and_a_calls_line_names_its_request_id(served):

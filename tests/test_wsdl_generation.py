@@ -386,3 +386,15 @@ def test_the_readmes_client_example_runs_as_written(server):
     assert (ran.returncode, ran.stdout) == (0, "alice\n"), ran.stderr
     props = server.admin().call("Customer", "getProperties", customer=1)
     assert [(p["name"], p["value"]) for p in props] == [("sip_credit", "10")]
+
+
+def test_the_tour_in_examples_runs_against_a_fresh_server(server):
+    tour = Path(__file__).parent.parent / "examples" / "tour.py"
+    ran = subprocess.run([sys.executable, str(tour), server.url, "admin", "secret"],
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0] == "reseller 1 (tour-reseller), active: True"
+    assert lines[2] == "SIP account ann@tour.example.com of customer 2"
+    assert lines[3] == "the reseller sees 2 customers: tour-reseller, tour-customer"
+    assert lines[4] == "and 1 SIP account: ann@tour.example.com"

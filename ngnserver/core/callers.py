@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hmac
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,8 @@ def _role(customer_id: int, reseller: int, impersonate: int | None) -> Role:
         return Role.RESELLER
     return Role.CUSTOMER
 
+
+log = logging.getLogger("ngnserver.access")
 
 _RESELLER = aliased(Customer)
 # The account authentication needs (id, reseller, impersonate, sealed password) and its
@@ -143,8 +146,7 @@ def authenticate(
     if not sealer.matches(sealed, password) or row is None:
         raise NGNError(E.AUTH_FAILED, "Wrong customer username or password.")
     if auth.get("impersonate"):
-        raise NGNError(
-            E.PERMISSION_DENIED,
-            "impersonate is for admin logins; a customer's own login acts as itself: leave impersonate out.",
-        )
+        # CDRTool sends impersonate only with admin credentials: said in the log, then ignored
+        log.warning("%s sent impersonate=%s without admin; it is ignored (it is for admin logins)",
+                    username, auth.get("impersonate"))  # fmt: skip
     return _acting_as(row, username, admin_login=False)

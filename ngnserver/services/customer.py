@@ -207,8 +207,9 @@ class CustomerService(ServiceBase):
         if properties is None:
             raise NGNError(
                 E.MISSING_PARAMETER,
-                "setProperties needs properties; an empty <properties/> without a type is what zeep sends for a "
-                "list given by position: pass properties=[...] by keyword.",
+                "setProperties got no properties: an empty list changes nothing, and an empty <properties/> is "
+                "also what zeep sends for a list it dropped because it was given by position: pass properties=[...] "
+                "by keyword.",
             )
         customers = _customers(ctx)
         customers.set_properties(customers.get(customer, lock=True), properties_from(properties))

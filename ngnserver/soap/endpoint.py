@@ -17,6 +17,7 @@ from lxml import etree
 
 from ngnserver import safexml
 from ngnserver.core.errors import E, NGNError, Side
+from ngnserver.logs import REQUEST
 from ngnserver.soap import SOAP_ENC_NS, SOAP_ENV_NS, TYPES_NS, XSD_NS, XSI_NS
 from ngnserver.soap.codec import DEFAULT_MAX_ITEMS, decoder, escape, local_name, writer
 from ngnserver.soap.ports import Operation, PortMap
@@ -151,6 +152,7 @@ class SoapEndpoint:
                 '<detail><exception xsi:type="ns1:NGNProException">',
                 f'<errorcode xsi:type="xsd:int">{error.code}</errorcode>',
                 f'<errorstring xsi:type="xsd:string">{escape(error.message)}</errorstring>',
+                _request_id_member(),
                 "</exception></detail></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>\n",
             )
         ).encode("utf-8")
@@ -178,3 +180,9 @@ def _short(exc: Exception) -> str:
 def _describe(tag: str) -> str:
     ns, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
     return f"{local!r} in namespace {ns!r}" if ns else f"{local!r} (it has no port namespace)"
+
+
+def _request_id_member() -> str:
+    """The request's id (the one its log line and X-Request-Id carry), for a user to quote."""
+    request = REQUEST.get()
+    return f'<requestid xsi:type="xsd:string">{escape(request)}</requestid>' if request else ""

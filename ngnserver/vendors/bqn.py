@@ -127,6 +127,7 @@ class BqnClient:
             verify=verify,
             pool_size=pool_size,
             retry_methods=("GET", "POST", "PUT", "DELETE"),
+            vendor="bqn",
             headers={
                 "Accept": "application/json",
                 "Content-Type": "application/json; charset=utf-8",

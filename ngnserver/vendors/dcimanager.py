@@ -58,7 +58,7 @@ from lxml import etree
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ngnserver import safexml
+from ngnserver import metrics, safexml
 
 DEFAULT_PATH = "/dcimgr"
 DEFAULT_TIMEOUT = 60.0
@@ -767,7 +767,7 @@ def _http_session(connect_retries: int) -> requests.Session:
     adapter = HTTPAdapter(max_retries=retry)
     http.mount("http://", adapter)
     http.mount("https://", adapter)
-    return http
+    return metrics.instrument(http, "dcimanager")
 
 
 def _ids(elid: str | None, plid: str | None) -> dict[str, str]:

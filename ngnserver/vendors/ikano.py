@@ -33,7 +33,7 @@ from typing import Literal
 import requests
 from lxml import etree
 
-from ngnserver import safexml
+from ngnserver import metrics, safexml
 
 DEFAULT_URL = "https://orders.value.net/OsirisWebService/XmlApi.aspx"
 SCHEMA_ROOT = "https://orders.value.net/osiriswebservice/schema/v1"
@@ -292,7 +292,7 @@ class IkanoClient:
         self._password = password
         self.url = url
         self.timeout = (connect_timeout, read_timeout)
-        self._session = session or requests.Session()
+        self._session = metrics.instrument(session or requests.Session(), "ikano")
         self._debug_log = debug_log
 
     def prequal(

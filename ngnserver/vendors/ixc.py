@@ -141,7 +141,7 @@ class IxcClient:
             "Accept": "application/json",
             "Content-Type": "application/json; charset=utf-8",
         }
-        options = {"retries": retries, "backoff": backoff, "verify": verify, "headers": headers}
+        options = {"retries": retries, "backoff": backoff, "verify": verify, "headers": headers, "vendor": "ixc"}
         self._session = rest.session(**options, pool_size=pool_size, retry_methods=_RETRIED_METHODS)
         self._insert_session = rest.session(**options, pool_size=1, retry_methods=())
 

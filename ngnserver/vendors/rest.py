@@ -19,6 +19,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ngnserver import metrics
+
 log = logging.getLogger("ngnserver.vendors")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -63,6 +65,7 @@ def session(
     pool_size: int,
     retry_methods: Collection[str],
     headers: Mapping[str, str],
+    vendor: str,
 ) -> requests.Session:
     """A session for one vendor endpoint. ``retries`` new attempts at most (0: none), waiting
     ``backoff`` x 2^(n-1) seconds before the n-th after the first; ``verify`` is requests' (a
@@ -96,7 +99,7 @@ def session(
     http.verify = verify
     http.trust_env = False  # no netrc credentials or proxies picked up from the environment
     http.headers.update(headers)
-    return http
+    return metrics.instrument(http, vendor)
 
 
 def check_base_url(url: str, vendor: str) -> str:
