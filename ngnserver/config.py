@@ -1,7 +1,7 @@
 """Settings: environment variables, an optional TOML file, and the state the first start
 creates (the password-sealing key and, when none is configured, an admin login).
 
-Environment variables win over the file. See README, "Configuration".
+Environment variables win over the file. See docs/configuration.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The customer rules of NGNPro (see README, "Customers and resellers"), for each kind of
+"""The customer rules of NGNPro (see docs/rules.md, "Customers and resellers"), for each kind of
 caller, over real HTTP: admin, admin impersonating, a reseller's own login, a reseller's
 staff login and a plain customer's login."""
 

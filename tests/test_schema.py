@@ -1,5 +1,5 @@
 """The schema the migrations build is the schema the models declare; the checked-in SQL and
-the README's error code table are what the code produces."""
+docs/errors.md's error code table are what the code produces."""
 
 from __future__ import annotations
 

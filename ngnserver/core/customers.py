@@ -1,5 +1,5 @@
 """Customers and resellers: creation, changes, deletion, queries and properties, with every
-rule of NGNPro's customer model (see README, "Customers and resellers")."""
+rule of NGNPro's customer model (see docs/rules.md, "Customers and resellers")."""
 
 from __future__ import annotations
 

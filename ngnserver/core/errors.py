@@ -2,7 +2,7 @@
 
 NGNPro clients (CDRTool above all) show ``faultstring (errorcode): errorstring`` and act on a
 few codes, so each code has one meaning forever. The table below is the single source: the
-README's table is generated from it (``ngnserver errorcodes``) and a test keeps the two equal.
+table in docs/errors.md is generated from it (``ngnserver errorcodes``) and a test keeps the two equal.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ class Customer(Dated, Base):
     balance: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     credit: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     username: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
-    # The password sealed with AES-256-GCM; the key lives outside the database (see README).
+    # The password sealed with AES-256-GCM; the key lives outside the database (see docs/rules.md).
     password_sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, default=b"")
     first_name: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     last_name: Mapped[str] = mapped_column(String(128), nullable=False, default="")
