@@ -1,4 +1,4 @@
-"""What the JSON-over-HTTP vendor simulators (IXC, BQN) share: a real HTTP/1.1 server on
+"""What the JSON-over-HTTP vendor simulators (IXC, BQN, OZmap) share: a real HTTP/1.1 server on
 127.0.0.1 that keeps connections alive, a record of every call, fault injection and latency.
 
 A simulator subclasses :class:`HttpSimulator`, names its API path prefix, and implements
@@ -48,13 +48,14 @@ FAULTS = ("drop", "timeout", "hang", "not_json")
 class Request:
     """A request as the simulator sees it: ``segments`` are the path segments after the API
     prefix, each URL-decoded on its own (so an encoded ``/`` stays inside its segment);
-    ``raw_path`` is that part of the path as it was sent."""
+    ``raw_path`` is that part of the path as it was sent, ``query`` its query string."""
 
     method: str
     segments: list[str]
     headers: Message
     body: bytes
     raw_path: str = ""
+    query: str = ""
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -87,7 +88,7 @@ def json_response(status: int, value: Any) -> Response:
 class Call:
     """One request received: its method, path segments, operation (``classify``), its JSON
     body (None if none or not JSON), the fault it met, if any, its headers (names in lower
-    case) and its path after the API prefix as sent (still URL-encoded)."""
+    case), its path after the API prefix and its query string as sent (still URL-encoded)."""
 
     method: str
     segments: tuple[str, ...]
@@ -96,6 +97,7 @@ class Call:
     fault: str | None
     headers: dict[str, str] = field(default_factory=dict)
     raw_path: str = ""
+    query: str = ""
 
 
 @dataclass
@@ -238,6 +240,7 @@ class HttpSimulator:
                     kind or None,
                     headers,
                     request.raw_path,
+                    request.query,
                 )
                 self.calls.append(call)
             wait = self.latency
@@ -333,13 +336,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         simulator = self.server.simulator
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        path = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        path = parts.path
         if not path.startswith(simulator.api_path + "/"):
             self._send(Response(404, b"Not Found", "text/plain"))
             return
         raw_path = path.removeprefix(simulator.api_path + "/")
         segments = [unquote(segment) for segment in raw_path.split("/")]
-        request = Request(self.command, segments, self.headers, body, raw_path)
+        request = Request(self.command, segments, self.headers, body, raw_path, parts.query)
         response, wait = simulator.respond(request)
         if wait:
             simulator.wait(wait)
@@ -348,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(response)
 
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
     def _send(self, response: Response) -> None:
         try:
