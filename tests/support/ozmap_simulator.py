@@ -291,8 +291,11 @@ class OzmapSimulator(HttpSimulator):
             raise _Refused(400, "page and limit must be numbers") from None
         if page < 1 or limit < 1:
             raise _Refused(400, "page and limit must be positive")
-        rows = [row for row in self.store[model].values() if _matches(row, filters)]
-        rows = self._sorted(rows, sort)
+        populate = query.get("populate", "")
+        rows: list[dict[str, Any]] = list(self.store[model].values())
+        if model == "properties" or populate:  # filters see populated fields: client.code
+            rows = [self._view(model, row["id"], populate) for row in rows]
+        rows = self._sorted([row for row in rows if _matches(row, filters)], sort)
         start = (page - 1) * limit
         shown = rows[start : start + limit]
         has_next = start + limit < len(rows)
@@ -307,7 +310,6 @@ class OzmapSimulator(HttpSimulator):
                 if query.get(name):
                     next_query[name] = query[name]
             next_url = f"{API_PATH}/{model}?{urlencode(next_query)}"
-        populate = query.get("populate", "")
         return {
             "total": len(rows),
             "count": len(shown),
