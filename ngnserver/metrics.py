@@ -10,7 +10,7 @@ database (jobs by state) are read by the worker answering the scrape.
   port, operation and errorcode (``0`` for success)
 - ``ngnserver_soap_request_seconds{port, operation}``: how long they took, as a histogram
 - ``ngnserver_vendor_call_seconds{vendor}`` and ``ngnserver_vendor_call_errors_total{vendor,
-  error}``: calls to vendor APIs (Ikano, DCImanager, IXC, BQN) and those that got no answer
+  error}``: calls to vendor APIs (Ikano, DCImanager, IXC, BQN, OZmap) and those that got no answer
   or a 5xx, counted by the processes that make them (``ngnserver worker``, ``pull-dsl``,
   ``sync``, which write to the same folder when it is set)
 - ``ngnserver_jobs{kind, state}`` and ``ngnserver_job_attempts{kind, outcome}``: vendor jobs by

@@ -19,7 +19,9 @@ from urllib.parse import parse_qs
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
+from ngnserver import metrics
 from ngnserver.vendors import ozmap
 from ngnserver.vendors.ozmap import (
     BOXES,
@@ -684,3 +686,23 @@ def test_threads_refused_at_once_share_one_login(sim: OzmapSimulator) -> None:
     assert listed == [[]] * 8
     assert sim.count("POST users/login") == 1
     assert client.logins == 1
+
+
+def test_calls_are_counted_in_the_metrics_as_ozmaps(
+    client: OzmapClient, sim: OzmapSimulator
+) -> None:
+    def count(name: str, **labels: str) -> float:
+        text = metrics.exposition(lambda: ({}, {}), lambda: None).decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return 0.0
+
+    before = count("ngnserver_vendor_call_seconds_count", vendor="ozmap")
+    failed = count("ngnserver_vendor_call_errors_total", vendor="ozmap", error="HTTP 503")
+    sim.fail("status:503")
+    client.list(BOXES)
+
+    assert count("ngnserver_vendor_call_seconds_count", vendor="ozmap") == before + 1
+    assert count("ngnserver_vendor_call_errors_total", vendor="ozmap", error="HTTP 503") == failed

@@ -205,6 +205,7 @@ class OzmapClient:
                 "Accept": "application/json",
                 "Content-Type": "application/json; charset=utf-8",
             },
+            "vendor": "ozmap",
         }
         self._session = rest.session(**options, pool_size=pool_size, retry_methods=_RETRIED_METHODS)
         self._create_session = rest.session(**options, pool_size=1, retry_methods=())
