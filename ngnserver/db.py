@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -354,6 +355,30 @@ class Database:
         self.engine.dispose()
         if self._writers is not None:
             self._writers.close()
+
+
+_FIRST_READS: dict[int, tuple[str, Any]] = {}  # id(statement) -> (SQL, compiled): prebuilt statements only
+
+
+def read_first(session: Session, statement: Any, values: dict[str, Any]) -> Any:
+    """The first row ``statement`` (a prebuilt select, kept for the process's life) reads
+    with ``values``, or None. As a request's first statement on PostgreSQL it travels with
+    the transaction's BEGIN in one round trip (psycopg's pipeline mode), which would cost one
+    of its own otherwise: authentication reads this way. Elsewhere, or once the transaction
+    has begun, it runs as any statement. The SQL is SQLAlchemy's compiled statement, the
+    values bound by the driver."""
+    conn = session.connection()
+    driver = conn.connection.driver_connection
+    if conn.dialect.name != "postgresql" or driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return conn.execute(statement, values).first()
+    known = _FIRST_READS.get(id(statement))
+    if known is None or known[1].statement is not statement:
+        compiled = statement.compile(dialect=conn.dialect)
+        known = _FIRST_READS[id(statement)] = (compiled.string, compiled)
+    sql, compiled = known
+    with driver.pipeline(), driver.cursor(row_factory=namedtuple_row) as cursor:
+        cursor.execute(sql, compiled.construct_params(values))
+        return cursor.fetchone()
 
 
 def insert_skipping_duplicates(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:

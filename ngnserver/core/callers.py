@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from ngnserver.core import logins
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.sealing import PasswordSealer
+from ngnserver.db import read_first
 from ngnserver.models import Customer
 
 
@@ -91,7 +92,7 @@ _BY_USERNAME = _ACCOUNT.where(Customer.username == bindparam("key"))
 
 def _account(session: Session, statement: Any, key: Any, login_keys: list[str]) -> Any:
     """The account ``statement`` finds for ``key``; None when there is none."""
-    return session.connection().execute(statement, {"key": key, "brake_keys": login_keys}).first()
+    return read_first(session, statement, {"key": key, **logins.bound(login_keys)})
 
 
 def _acting_as(row: Any, login: str, admin_login: bool) -> Caller:

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from ngnserver.core.errors import E, NGNError
-from ngnserver.db import insert_skipping_duplicates
+from ngnserver.db import insert_skipping_duplicates, read_first
 from ngnserver.models.base import utcnow
 from ngnserver.models.login import LoginFailure
 
@@ -38,21 +38,27 @@ class Brake:
 
 
 def keys(username: str, address: str | None, admin: bool) -> list[str]:
-    """The keys a login attempt counts against."""
+    """The keys a login attempt counts against: its username's, and its address's."""
     found = [f"{'admin' if admin else 'user'}:{username[:150]}"]
     if address:
         found.append(f"addr:{address}")
     return found
 
 
+def bound(login_keys: Sequence[str]) -> dict[str, str]:
+    """``BLOCKED_UNTIL``'s values for ``keys()`` ("" matches no key)."""
+    return {"brake_user": login_keys[0], "brake_address": login_keys[1] if len(login_keys) > 1 else ""}
+
+
 BLOCKED_UNTIL = select(func.max(LoginFailure.blocked_until)).where(
-    LoginFailure.key.in_(bindparam("brake_keys", expanding=True))
+    LoginFailure.key.in_([bindparam("brake_user"), bindparam("brake_address")])
 )
-"""Until when any of ``brake_keys`` may not log in (NULL: none is blocked)."""
+"""Until when the username or the address may not log in (NULL: neither is blocked)."""
 
 
 def blocked_until(session: Session, login_keys: Sequence[str]) -> datetime | None:
-    return session.connection().execute(BLOCKED_UNTIL, {"brake_keys": list(login_keys)}).scalar()
+    row = read_first(session, BLOCKED_UNTIL.add_columns(), bound(login_keys))
+    return row[0] if row is not None else None
 
 
 def refuse_if_blocked(until: datetime | None, now: datetime | None = None) -> None:
