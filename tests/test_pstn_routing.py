@@ -343,8 +343,10 @@ def test_every_routing_change_is_in_the_audit_log_without_the_auth_token(seven):
     seven.admin().as_customer(7).call("Sip", "deleteCarrier", id=created["id"])
     with seven.database.engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT login, admin_login, acting_as, action, kind, record_key, changes FROM audit_log "
-                 "WHERE kind IN ('pstn_carrier', 'trusted_peer') ORDER BY id")  # fmt: skip
+            text(
+                "SELECT login, admin_login, acting_as, action, kind, record_key, changes FROM audit_log "
+                "WHERE kind IN ('pstn_carrier', 'trusted_peer') ORDER BY id"
+            )
         ).all()
     assert [(r.login, bool(r.admin_login), r.acting_as, r.action, r.kind, r.record_key) for r in rows] == [
         ("alice", False, 7, "create", "pstn_carrier", str(created["id"])),
