@@ -589,5 +589,122 @@ CREATE INDEX ix_sync_run_errors_run_id ON sync_run_errors (run_id);
 
 UPDATE alembic_version SET version_num='0013' WHERE alembic_version.version_num = '0012';
 
+-- Running upgrade 0013 -> 0014
+
+CREATE TABLE pstn_carriers (
+    id SERIAL NOT NULL, 
+    name VARCHAR(128) NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_pstn_carriers PRIMARY KEY (id), 
+    CONSTRAINT uq_pstn_carriers_reseller_name UNIQUE (reseller, name)
+);
+
+CREATE INDEX ix_pstn_carriers_change_date ON pstn_carriers (change_date);
+
+CREATE INDEX ix_pstn_carriers_customer ON pstn_carriers (customer);
+
+CREATE TABLE trusted_peers (
+    id SERIAL NOT NULL, 
+    ip VARCHAR(255) NOT NULL, 
+    description VARCHAR(255) NOT NULL, 
+    call_limit INTEGER NOT NULL, 
+    blocked INTEGER NOT NULL, 
+    prepaid BOOLEAN NOT NULL, 
+    enum_lookup BOOLEAN NOT NULL, 
+    transit BOOLEAN NOT NULL, 
+    msteams BOOLEAN NOT NULL, 
+    tenant VARCHAR(255) NOT NULL, 
+    carrier_name VARCHAR(128) NOT NULL, 
+    originator VARCHAR(128) NOT NULL, 
+    prefix VARCHAR(64) NOT NULL, 
+    strip INTEGER NOT NULL, 
+    auth_token VARCHAR(255) NOT NULL, 
+    tags VARCHAR(255) NOT NULL, 
+    billing_id VARCHAR(128) NOT NULL, 
+    owner INTEGER NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_trusted_peers PRIMARY KEY (id), 
+    CONSTRAINT ck_trusted_peers_counts CHECK (strip >= 0 AND call_limit >= 0), 
+    CONSTRAINT uq_trusted_peers_ip UNIQUE (ip)
+);
+
+CREATE INDEX ix_trusted_peers_customer ON trusted_peers (customer);
+
+CREATE INDEX ix_trusted_peers_owner ON trusted_peers (owner);
+
+CREATE INDEX ix_trusted_peers_reseller ON trusted_peers (reseller);
+
+CREATE TABLE pstn_gateways (
+    id SERIAL NOT NULL, 
+    carrier_id INTEGER NOT NULL, 
+    name VARCHAR(128) NOT NULL, 
+    transport VARCHAR(8) NOT NULL, 
+    ip VARCHAR(255) NOT NULL, 
+    port INTEGER NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_pstn_gateways PRIMARY KEY (id), 
+    CONSTRAINT ck_pstn_gateways_transport CHECK (transport IN ('udp', 'tcp', 'tls')), 
+    CONSTRAINT ck_pstn_gateways_port CHECK (port BETWEEN 1 AND 65535), 
+    CONSTRAINT fk_pstn_gateways_carrier_id_pstn_carriers FOREIGN KEY(carrier_id) REFERENCES pstn_carriers (id) ON DELETE RESTRICT, 
+    CONSTRAINT uq_pstn_gateways_carrier_id_name UNIQUE (carrier_id, name)
+);
+
+CREATE INDEX ix_pstn_gateways_change_date ON pstn_gateways (change_date);
+
+CREATE INDEX ix_pstn_gateways_reseller ON pstn_gateways (reseller);
+
+CREATE TABLE pstn_routes (
+    id SERIAL NOT NULL, 
+    carrier_id INTEGER NOT NULL, 
+    prefix VARCHAR(64) NOT NULL, 
+    originator VARCHAR(128) NOT NULL, 
+    priority INTEGER NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_pstn_routes PRIMARY KEY (id), 
+    CONSTRAINT fk_pstn_routes_carrier_id_pstn_carriers FOREIGN KEY(carrier_id) REFERENCES pstn_carriers (id) ON DELETE RESTRICT
+);
+
+CREATE INDEX ix_pstn_routes_carrier_id ON pstn_routes (carrier_id);
+
+CREATE INDEX ix_pstn_routes_reseller_prefix ON pstn_routes (reseller, prefix);
+
+CREATE TABLE pstn_gateway_rules (
+    id SERIAL NOT NULL, 
+    gateway_id INTEGER NOT NULL, 
+    carrier_id INTEGER NOT NULL, 
+    prefix VARCHAR(64) NOT NULL, 
+    strip INTEGER NOT NULL, 
+    prepend VARCHAR(64) NOT NULL, 
+    min_length INTEGER NOT NULL, 
+    max_length INTEGER NOT NULL, 
+    customer INTEGER NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_pstn_gateway_rules PRIMARY KEY (id), 
+    CONSTRAINT ck_pstn_gateway_rules_counts CHECK (strip >= 0 AND min_length >= 0 AND max_length >= 0), 
+    CONSTRAINT fk_pstn_gateway_rules_gateway_id_pstn_gateways FOREIGN KEY(gateway_id) REFERENCES pstn_gateways (id) ON DELETE RESTRICT
+);
+
+CREATE INDEX ix_pstn_gateway_rules_carrier_id ON pstn_gateway_rules (carrier_id);
+
+CREATE INDEX ix_pstn_gateway_rules_gateway_id ON pstn_gateway_rules (gateway_id);
+
+CREATE INDEX ix_pstn_gateway_rules_reseller ON pstn_gateway_rules (reseller);
+
+UPDATE alembic_version SET version_num='0014' WHERE alembic_version.version_num = '0013';
+
 COMMIT;
 

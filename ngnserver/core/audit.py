@@ -14,7 +14,7 @@ from ngnserver.core.callers import Caller
 from ngnserver.models.audit import AuditEntry
 
 SECRET_FIELDS = frozenset({"password", "password_sealed", "private_key", "certificate", "panel_password",
-                           "root_password", "panel_password_sealed", "root_password_sealed"})  # fmt: skip
+                           "root_password", "panel_password_sealed", "root_password_sealed", "auth_token"})  # fmt: skip
 REDACTED = "(changed)"
 _INSERT = insert(AuditEntry)
 

@@ -53,6 +53,31 @@ class E:
         1041, "Permission denied", "the reseller lacks pstn_access, pstn_changes or prepaid_changes"
     )
 
+    PSTN_CARRIER_EXISTS = ErrorCode(1051, "Duplicate carrier", "the reseller already has a PSTN carrier of that name")
+    PSTN_CARRIER_NOT_FOUND = ErrorCode(
+        1052, "Carrier not found", "PSTN carrier does not exist (or is outside the caller's scope)"
+    )
+    PSTN_CARRIER_IN_USE = ErrorCode(
+        1053, "Carrier in use", "the PSTN carrier still has gateways or routes; delete them first"
+    )
+    PSTN_GATEWAY_EXISTS = ErrorCode(1061, "Duplicate gateway", "the carrier already has a gateway of that name")
+    PSTN_GATEWAY_NOT_FOUND = ErrorCode(
+        1062, "Gateway not found", "PSTN gateway does not exist (or is outside the caller's scope)"
+    )
+    PSTN_GATEWAY_IN_USE = ErrorCode(
+        1063, "Gateway in use", "the PSTN gateway still has rules; delete them first"
+    )
+    PSTN_RULE_NOT_FOUND = ErrorCode(
+        1071, "Rule not found", "gateway rule does not exist (or is outside the caller's scope)"
+    )
+    PSTN_ROUTE_NOT_FOUND = ErrorCode(
+        1081, "Route not found", "PSTN route does not exist (or is outside the caller's scope)"
+    )
+    TRUSTED_PEER_EXISTS = ErrorCode(1091, "Duplicate peer", "a trusted peer with that address already exists")
+    TRUSTED_PEER_NOT_FOUND = ErrorCode(
+        1092, "Peer not found", "trusted peer does not exist (or is outside the caller's scope)"
+    )
+
     MALFORMED_REQUEST = ErrorCode(2001, "Malformed request", "the body is not well-formed XML")
     DTD_REFUSED = ErrorCode(
         2002, "Document type refused", "the request carries a DTD or entity declarations"

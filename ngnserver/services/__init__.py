@@ -9,12 +9,12 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import spyne  # noqa: F401
 
-from ngnserver.services import customer, dns, dsl, enum, network, server, sip
+from ngnserver.services import customer, dns, dsl, enum, network, pstn, server, sip
 
-# (port name, port namespace, service class) for every port this server serves
+# (port name, port namespace, service class or classes) for every port this server serves
 PORTS = [
     ("Customer", customer.NAMESPACE, customer.CustomerService),
-    ("Sip", sip.NAMESPACE, sip.SipService),
+    ("Sip", sip.NAMESPACE, (sip.SipService, pstn.PstnService)),
     ("Enum", enum.NAMESPACE, enum.EnumService),
     ("Dns", dns.NAMESPACE, dns.DnsService),
     ("Network", network.NAMESPACE, network.NetworkService),

@@ -36,14 +36,17 @@ class Port:
 
     name: str
     namespace: str
-    service: type
+    service: type | tuple[type, ...]
     operations: dict[str, Operation] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def build(cls, name: str, namespace: str, service: type) -> Port:
+    def build(cls, name: str, namespace: str, service: type | tuple[type, ...]) -> Port:
+        """The port served by ``service``, or by several service classes together (one per
+        area of a large port, such as SIP records and PSTN routing in the Sip port)."""
         port = cls(name, namespace, service)
+        services = list(service) if isinstance(service, tuple) else [service]
         # spyne's Application is used for what it does well: reading the @rpc declarations.
-        app = Application([service], tns=namespace, in_protocol=Soap11(), out_protocol=Soap11())
+        app = Application(services, tns=namespace, in_protocol=Soap11(), out_protocol=Soap11())
         for descriptors in app.interface.service_method_map.values():
             d = descriptors[0]
             params = tuple(d.in_message._type_info.items())
