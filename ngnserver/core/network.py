@@ -109,7 +109,7 @@ def start_sync(session: Session, caller: Caller, settings: Any, name: str | None
     if not name:
         raise NGNError(E.MISSING_PARAMETER, f"startSync needs the name of a sync: one of {', '.join(sync.names())}.")
     if name not in sync.names():
-        raise NGNError(E.SYNC_NOT_FOUND, f"There is no sync named {name!r}; known: {', '.join(sync.names())}.")
+        raise NGNError(E.SYNC_NOT_FOUND, f"There is no sync named {name[:64]!r}; known: {', '.join(sync.names())}.")
     try:
         sync.create(name, settings).close()  # builds its clients only: nothing is sent
     except ValueError as exc:
