@@ -373,6 +373,8 @@ def read_first(session: Session, statement: Any, values: dict[str, Any]) -> Any:
         return conn.execute(statement, values).first()
     known = _FIRST_READS.get(id(statement))
     if known is None or known[1].statement is not statement:
+        if len(_FIRST_READS) >= 32:  # not a prebuilt statement: compiling it each time would cost more
+            return conn.execute(statement, values).first()
         compiled = statement.compile(dialect=conn.dialect)
         known = _FIRST_READS[id(statement)] = (compiled.string, compiled)
     sql, compiled = known

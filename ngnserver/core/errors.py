@@ -29,7 +29,7 @@ class ErrorCode:
 class E:
     """The error code table. Blocks: 1xxx SIP, 2xxx request, 3xxx ENUM, 4xxx authentication
     and authorization, 5xxx customers, 6xxx credits, 7xxx DNS, 8xxx DSL, 9xxx server, 10xxx
-    dedicated servers and colocation."""
+    dedicated servers and colocation, 11xxx syncs."""
 
     SIP_DOMAIN_EXISTS = ErrorCode(1001, "Duplicate domain", "SIP domain already exists")
     SIP_DOMAIN_NOT_FOUND = ErrorCode(
@@ -235,6 +235,12 @@ class E:
     SERVER_IP_NOT_FOUND = ErrorCode(10008, "IP not found", "the server has no such extra address")
     SERVERS_NOT_CONFIGURED = ErrorCode(
         10010, "Servers not configured", "no DCImanager account is configured (NGNSERVER_DCIM_URL)", Side.SERVER
+    )
+
+    SYNC_NOT_FOUND = ErrorCode(11001, "Sync not found", "there is no sync of that name (ixc-bqn is one)")
+    SYNC_NOT_CONFIGURED = ErrorCode(
+        11002, "Sync not configured", "the sync's systems are not configured on this server (NGNSERVER_IXC_URL...)",
+        Side.SERVER,
     )
 
     INTERNAL_ERROR = ErrorCode(

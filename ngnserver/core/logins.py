@@ -57,7 +57,7 @@ BLOCKED_UNTIL = select(func.max(LoginFailure.blocked_until)).where(
 
 
 def blocked_until(session: Session, login_keys: Sequence[str]) -> datetime | None:
-    row = read_first(session, BLOCKED_UNTIL.add_columns(), bound(login_keys))
+    row = read_first(session, BLOCKED_UNTIL, bound(login_keys))
     return row[0] if row is not None else None
 
 

@@ -1,4 +1,5 @@
-"""Server status and record statistics (NetworkPort)."""
+"""Server status and record statistics, and the syncs' runs started and listed by admin
+(NetworkPort)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ngnserver import __version__
-from ngnserver.core import records
+from ngnserver.core import records, sync
 from ngnserver.core.callers import Caller, Role
+from ngnserver.core.errors import E, NGNError
+from ngnserver.core.queries import Query, fetch_page
+from ngnserver.core.sync import ixc_bqn  # noqa: F401  (registers the sync ixc-bqn)
 from ngnserver.models import Customer
 from ngnserver.models.dns import DnsRecord, DnsZone
 from ngnserver.models.enum import EnumNumber, EnumRange
 from ngnserver.models.sip import SipAccount, SipAlias, SipDomain
+from ngnserver.models.sync import SyncRun
 
 STARTED = time.time()
 
@@ -88,3 +93,40 @@ def accounts_per_domain(session: Session, caller: Caller) -> dict[str, int]:
         .order_by(SipAccount.domain)
     ).all()
     return {domain: n for domain, n in rows}
+
+
+def _admin_only(caller: Caller, what: str) -> None:
+    if not caller.is_admin:
+        raise NGNError(E.PERMISSION_DENIED, f"Only admin {what}.")
+
+
+def start_sync(session: Session, caller: Caller, settings: Any, name: str | None, dry_run: bool) -> int:
+    """Queue a run of the sync ``name`` for the worker and return its id. A run of it already
+    waiting (with the same ``dry_run``) is not queued twice: its id is returned. The sync must
+    be configured here (the worker reads the same settings)."""
+    _admin_only(caller, "starts syncs")
+    name = (name or "").strip()
+    if not name:
+        raise NGNError(E.MISSING_PARAMETER, f"startSync needs the name of a sync: one of {', '.join(sync.names())}.")
+    if name not in sync.names():
+        raise NGNError(E.SYNC_NOT_FOUND, f"There is no sync named {name[:64]!r}; known: {', '.join(sync.names())}.")
+    try:
+        sync.create(name, settings).close()  # builds its clients only: nothing is sent
+    except ValueError as exc:
+        raise NGNError(E.SYNC_NOT_CONFIGURED, f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+    waiting = session.execute(
+        select(SyncRun.id)
+        .where(SyncRun.sync_name == name, SyncRun.status == "queued", SyncRun.dry_run.is_(dry_run))
+        .order_by(SyncRun.id)
+        .limit(1)
+    ).scalar()
+    if waiting is not None:
+        return waiting
+    return sync.queue(session, name, dry_run, f"soap {caller.describe()}"[:128]).id
+
+
+def sync_runs(session: Session, caller: Caller, query: Query, max_rows: int) -> tuple[int, list[SyncRun]]:
+    """(total matches, the page of runs) of every sync, newest first unless ordered."""
+    _admin_only(caller, "reads the sync runs")
+    total, rows = fetch_page(session, select(SyncRun), [], query, (SyncRun.id, "DESC"), SyncRun.id, max_rows)
+    return total, [row[0] for row in rows]
