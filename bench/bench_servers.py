@@ -136,9 +136,9 @@ def run(pg: TemporaryPostgres, workers: int, args: argparse.Namespace, tmp: Path
                    str(args.worker_poll)]  # fmt: skip
         started = time.perf_counter()
         for n in range(workers):
-            log = open(tmp / f"worker-{workers}-{n}.log", "wb")
-            procs.append(subprocess.Popen([*command, "--id", f"bench-{n}"], env=env, cwd=tmp, stdout=log,
-                                          stderr=subprocess.STDOUT))  # fmt: skip
+            with open(tmp / f"worker-{workers}-{n}.log", "wb") as log:  # the child keeps its own copy
+                procs.append(subprocess.Popen([*command, "--id", f"bench-{n}"], env=env, cwd=tmp, stdout=log,
+                                              stderr=subprocess.STDOUT))  # fmt: skip
         first_active = None
         while True:
             with database.transaction(write=False) as session:

@@ -18,6 +18,8 @@ from sqlalchemy import select
 
 from ngnserver.app import NGNProApp
 from ngnserver.config import DcimSettings
+from ngnserver.core.jobs import retry
+from ngnserver.core.servers_dcim import NOT_CONFIGURED
 from ngnserver.db import Database
 from ngnserver.models.job import Job, JobAttempt
 from ngnserver.worker import make_worker
@@ -481,6 +483,24 @@ def test_validation_and_an_unconfigured_server(env, server, tmp_path):
         assert info.value.errorcode == 10010 and info.value.faultcode == "SOAP-ENV:Server"
     finally:
         httpd.shutdown()
+
+
+def test_a_worker_without_dcimanager_settings_fails_the_setup_for_good_saying_what_to_set(env, tmp_path, caplog):
+    created = env.order()
+    bare = make_settings(tmp_path, env.settings.database_url, secret_key=env.settings.secret_key,
+                         worker_max_attempts=4)  # fmt: skip
+    assert make_worker(bare, env.database, "unconfigured").run_one()
+    [job] = env.jobs("server.insert")
+    assert job.state == "failed" and job.attempts == 1  # not retried: retrying would not configure it
+    assert job.last_error == NOT_CONFIGURED and "NGNSERVER_DCIM_URL" in NOT_CONFIGURED
+    got = env.get(created["id"])
+    assert got["state"] == "failed" and got["failure"] == NOT_CONFIGURED and got["dcimServerId"] == ""
+    assert env.sim.calls == [] and "undoing its work at the vendor failed" not in caplog.text  # nothing to undo
+    # configured, the operator's retry provisions it
+    with env.database.transaction(write=True) as session:
+        retry(session, job.id)
+    env.drain()
+    assert env.get(created["id"])["state"] == "active"
 
 
 def test_zeep_orders_a_server_from_the_served_wsdl(env):

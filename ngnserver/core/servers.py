@@ -339,7 +339,11 @@ def _adapter_hook(name: str):  # type: ignore[no-untyped-def]
 
 
 def _compensate(job: jobs.JobRun, reason: str) -> None:
-    job.context.servers.compensate(job, reason)
+    try:
+        adapter = job.context.servers
+    except jobs.PermanentError:
+        return  # DCImanager is not configured on this worker: nothing was done there to undo
+    adapter.compensate(job, reason)
 
 
 jobs.job_kind("server.insert", mark_failed, _compensate)(_adapter_hook("insert"))
