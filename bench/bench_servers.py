@@ -8,8 +8,9 @@ for one GIL) holding N free servers (default 200) and enough free addresses, wit
 an OS install ``--install-delay`` (5 s). N ``addServer`` calls go through ServerPort (8 at a
 time); then the workers start and the clock runs until every server is ``active`` (or one
 fails: the benchmark stops). Prints servers provisioned per minute, the wall time, how long
-one server took from its first step to active, the job attempts, and the CPU seconds the
-workers and the simulator used. Asserts nothing about speed; fails when a server fails.
+one server took from its first step to active, the job attempts, the CPU seconds the
+workers, the simulator and everything else (PostgreSQL, other people's work on a shared
+machine) used during the run, and the load average at its end. Asserts nothing about speed; fails when a server fails.
 
 The poll intervals are lowered from the production defaults (30 s for power and install,
 10 s for the reachability check), which would dominate a 5 s install: see --power-poll,
@@ -76,6 +77,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all CPUs, /proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run(pg: TemporaryPostgres, workers: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     url = pg.create_database(f"bench_servers_{workers}")
     database = Database(url)
@@ -134,7 +143,7 @@ def run(pg: TemporaryPostgres, workers: int, args: argparse.Namespace, tmp: Path
         }  # fmt: skip
         command = [sys.executable, "-c", "from ngnserver.cli import main; main()", "worker", "--poll",
                    str(args.worker_poll)]  # fmt: skip
-        started = time.perf_counter()
+        started, busy_before, own_before = time.perf_counter(), busy_seconds(), cpu_seconds(os.getpid())
         for n in range(workers):
             with open(tmp / f"worker-{workers}-{n}.log", "wb") as log:  # the child keeps its own copy
                 procs.append(subprocess.Popen([*command, "--id", f"bench-{n}"], env=env, cwd=tmp, stdout=log,
@@ -155,6 +164,9 @@ def run(pg: TemporaryPostgres, workers: int, args: argparse.Namespace, tmp: Path
             time.sleep(0.2)
         wall = time.perf_counter() - started
         worker_cpu = sum(cpu_seconds(proc.pid) for proc in procs)
+        busy = busy_seconds() - busy_before
+        own = cpu_seconds(os.getpid()) - own_before
+        load = os.getloadavg()[0]
         with database.transaction(write=False) as session:
             attempts = dict(session.execute(
                 select(JobAttempt.outcome, func.count()).group_by(JobAttempt.outcome)).all())  # fmt: skip
@@ -188,7 +200,10 @@ def run(pg: TemporaryPostgres, workers: int, args: argparse.Namespace, tmp: Path
         "workers": workers, "ordering": ordering, "wall": wall, "per_minute": args.servers / wall * 60,
         "first_active": first_active, "span_median": statistics.median(spans), "span_max": max(spans),
         "attempts": attempts, "calls": sum(simulator_stats["calls"].values()), "worker_cpu": worker_cpu,
-        "simulator_cpu": simulator_stats["cpu"],
+        "simulator_cpu": simulator_stats["cpu"], "busy": busy, "load": load,
+        # what the machine was busy with besides the workers, the simulator and this process:
+        # PostgreSQL, and whatever else runs on the box (on a shared VM, other people's work)
+        "other": busy - worker_cpu - simulator_stats["cpu"] - own,
     }  # fmt: skip
 
 
@@ -217,16 +232,16 @@ def main() -> None:
           f"check {args.check_poll:g} s, worker queue {args.worker_poll:g} s")  # fmt: skip
     print(f"{'workers':>7}{'order s':>9}{'wall s':>9}{'servers/min':>13}{'x 1st':>7}{'first s':>9}"
           f"{'one server s (median/max)':>27}{'DCIM calls':>12}{'attempts (done/wait/other)':>28}"
-          f"{'CPU s workers/sim':>19}")  # fmt: skip
+          f"{'CPU s workers/sim/other':>25}{'load':>6}")  # fmt: skip
     for r in results:
         a = r["attempts"]
         other = sum(v for k, v in a.items() if k not in ("done", "wait"))
         counts = f"{a.get('done', 0)}/{a.get('wait', 0)}/{other}"
-        cpu = f"{r['worker_cpu']:.0f}/{r['simulator_cpu']:.0f}"
+        cpu = f"{r['worker_cpu']:.0f}/{r['simulator_cpu']:.0f}/{r['other']:.0f}"
         print(f"{r['workers']:>7}{r['ordering']:>9.1f}{r['wall']:>9.1f}{r['per_minute']:>13.0f}"
               f"{r['per_minute'] / results[0]['per_minute']:>7.2f}{r['first_active']:>9.1f}"
               f"{r['span_median']:>15.1f} / {r['span_max']:<9.1f}{r['calls']:>12}"
-              f"{counts:>28}{cpu:>19}")  # fmt: skip
+              f"{counts:>28}{cpu:>25}{r['load']:>6.1f}")  # fmt: skip
     with open("/proc/cpuinfo") as cpuinfo:
         model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
     print(f"\nmachine: {model}, {len(os.sched_getaffinity(0))} CPUs; Python {platform.python_version()}; "
