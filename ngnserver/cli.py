@@ -286,6 +286,34 @@ def pull_dsl(threshold: float) -> None:
     click.echo(f"pulled {report.pulled}, failed {report.failed}, skipped {report.skipped}")
 
 
+@main.command("pull-servers")
+def pull_servers() -> None:
+    """Bring the addresses of every provisioned dedicated server up to date with DCImanager
+    (safe to run from cron: while a pull is going, another does nothing and says so)."""
+    from ngnserver import logs
+    from ngnserver.core import servers
+    from ngnserver.core.jobs import PermanentError
+    from ngnserver.db import AlreadyRunning
+    from ngnserver.worker import WorkerContext
+
+    settings = _settings()
+    logs.setup(settings.log_level)
+    try:
+        adapter = WorkerContext(settings, settings.sealer()).servers
+    except PermanentError as exc:  # DCImanager is not configured
+        raise click.ClickException(str(exc)) from None
+    database = _database(settings)
+    try:
+        with database.exclusive(servers.PULL_LOCK):
+            report = servers.pull_all(database, adapter)
+    except AlreadyRunning as exc:
+        click.echo(f"pull-servers: {exc}; nothing done")
+        return
+    finally:
+        database.dispose()
+    click.echo(f"pulled {report.pulled}, failed {report.failed}, skipped {report.skipped}")
+
+
 @main.group("sync")
 def sync_group() -> None:
     """Syncs between the systems ngnserver connects (``sync ixc-bqn``), and their run log."""

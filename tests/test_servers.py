@@ -18,6 +18,9 @@ from sqlalchemy import select
 
 from ngnserver.app import NGNProApp
 from ngnserver.config import DcimSettings
+from ngnserver.core import servers as servers_rules
+from ngnserver.core.jobs import retry
+from ngnserver.core.servers_dcim import NOT_CONFIGURED
 from ngnserver.db import Database
 from ngnserver.models.job import Job, JobAttempt
 from ngnserver.worker import make_worker
@@ -481,6 +484,59 @@ def test_validation_and_an_unconfigured_server(env, server, tmp_path):
         assert info.value.errorcode == 10010 and info.value.faultcode == "SOAP-ENV:Server"
     finally:
         httpd.shutdown()
+
+
+def test_a_worker_without_dcimanager_settings_fails_the_setup_for_good_saying_what_to_set(env, tmp_path, caplog):
+    created = env.order()
+    bare = make_settings(tmp_path, env.settings.database_url, secret_key=env.settings.secret_key,
+                         worker_max_attempts=4)  # fmt: skip
+    assert make_worker(bare, env.database, "unconfigured").run_one()
+    [job] = env.jobs("server.insert")
+    assert job.state == "failed" and job.attempts == 1  # not retried: retrying would not configure it
+    assert job.last_error == NOT_CONFIGURED and "NGNSERVER_DCIM_URL" in NOT_CONFIGURED
+    got = env.get(created["id"])
+    assert got["state"] == "failed" and got["failure"] == NOT_CONFIGURED and got["dcimServerId"] == ""
+    assert env.sim.calls == [] and "undoing its work at the vendor failed" not in caplog.text  # nothing to undo
+    # configured, the operator's retry provisions it
+    with env.database.transaction(write=True) as session:
+        retry(session, job.id)
+    env.drain()
+    assert env.get(created["id"])["state"] == "active"
+
+
+def _pull_servers(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ngnserver.cli", "pull-servers"], env=environ, check=False,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_pull_servers_brings_the_addresses_up_to_date_one_run_at_a_time(env):
+    first, second = env.order(), env.order(hostname="web2.example.com")
+    env.drain()
+    machine = env.get(first["id"])["dcimServerId"]
+    # in DCImanager, an operator gives the machine another address and takes its IPv6 away
+    [added] = env.sim.add_pool_ips("ipv4", 1)
+    with env.sim._lock:
+        next(ip for ip in env.sim.ips.values() if ip.ip == added).server_id = machine
+        ipv6 = next(ip for ip in env.sim.server_ips(machine) if ip.family == "ipv6")
+        del env.sim.ips[ipv6.id]
+    env.reseller.call("Server", "rebootServer", id=second["id"])  # queued: its job owns the record
+    before = len(env.sim.calls)
+    result = _pull_servers(_cli_environ(env))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pulled 1, failed 0, skipped 1"
+    got = env.get(first["id"])
+    assert sorted(got["ips"]) == sorted(ip.ip for ip in env.sim.server_ips(machine))
+    assert added in got["ips"] and ipv6.ip not in got["ips"] and len(got["ips"]) == 4
+    assert {call.func for call in env.sim.calls[before:]} <= {"auth", "iplist"}  # the pull only read
+    assert all(call.params.get("sok") is None for call in env.sim.calls[before:])
+    # one pull at a time
+    with env.database.exclusive(servers_rules.PULL_LOCK):
+        result = _pull_servers(_cli_environ(env))
+    assert result.returncode == 0 and result.stdout.strip() == "pull-servers: another pull-servers is running; nothing done"
+    # without DCImanager settings, it says what to set
+    unconfigured = {k: v for k, v in _cli_environ(env).items() if not k.startswith("NGNSERVER_DCIM_")}
+    result = _pull_servers(unconfigured)
+    assert result.returncode == 1 and result.stderr.strip() == f"Error: {NOT_CONFIGURED}"
 
 
 def test_zeep_orders_a_server_from_the_served_wsdl(env):

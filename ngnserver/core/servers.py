@@ -18,8 +18,10 @@ history or the logs.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -35,6 +37,8 @@ from ngnserver.core.sealing import PasswordSealer
 from ngnserver.models.base import utcnow
 from ngnserver.models.job import Job
 from ngnserver.models.server import ServerPackage, ServerService
+
+log = logging.getLogger("ngnserver.servers")
 
 RECORD_KIND = "server"
 PACKAGE_KIND = "server_package"
@@ -286,6 +290,47 @@ def has_open_job(session: Session, service_id: int) -> bool:
     ).first() is not None
 
 
+PULL_LOCK = "pull-servers"  # Database.exclusive: one pull at a time, across processes and hosts
+
+
+@dataclass
+class PullReport:
+    pulled: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def pull_all(database: Any, adapter: Any) -> PullReport:
+    """Bring the addresses of every provisioned server (``active`` or ``suspended``) up to
+    date with DCImanager, one at a time, each in its own transaction; a failing server is
+    logged and the pull goes on. A server with a job queued or running is skipped: that job
+    owns its record until it ends."""
+    report = PullReport()
+    with database.transaction(write=False) as session:
+        ids = list(session.execute(
+            select(ServerService.id).where(ServerService.state.in_((ACTIVE, SUSPENDED)), ServerService.dcim_server_id != "")
+            .order_by(ServerService.id)
+        ).scalars())  # fmt: skip
+    for service_id in ids:
+        try:
+            with database.transaction(write=True) as session:
+                service = session.get(ServerService, service_id, with_for_update=True)
+                if service is None or service.state not in (ACTIVE, SUSPENDED):
+                    continue
+                if has_open_job(session, service_id):
+                    report.skipped += 1
+                    continue
+                adapter.pull(session, service)
+            report.pulled += 1
+        except (jobs.TransientError, jobs.PermanentError) as exc:
+            report.failed += 1
+            log.warning("pull-servers: server %s: %s", service_id, exc)
+        except Exception:
+            report.failed += 1
+            log.exception("pull-servers: server %s failed", service_id)
+    return report
+
+
 def remove(session: Session, service: ServerService) -> None:
     """The record goes (its machine is back in the pool, or left to the operator), and with
     it its credit and its claim on the machine."""
@@ -339,7 +384,11 @@ def _adapter_hook(name: str):  # type: ignore[no-untyped-def]
 
 
 def _compensate(job: jobs.JobRun, reason: str) -> None:
-    job.context.servers.compensate(job, reason)
+    try:
+        adapter = job.context.servers
+    except jobs.PermanentError:
+        return  # DCImanager is not configured on this worker: nothing was done there to undo
+    adapter.compensate(job, reason)
 
 
 jobs.job_kind("server.insert", mark_failed, _compensate)(_adapter_hook("insert"))

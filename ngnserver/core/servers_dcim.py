@@ -61,6 +61,10 @@ COLOCATION_STEPS = ("pick", "user", "admin_owner", "enable", "domain", "extra_ip
 _STARTED_BY = {"powered": "power_on", "installed": "install", "reachable": "installed"}
 # What the undoing of a failed setup reverses, and a retry therefore does again.
 _UNDONE = ("enable", "domain", "customer_owner")
+NOT_CONFIGURED = (
+    "DCImanager is not configured on this worker: set NGNSERVER_DCIM_URL, NGNSERVER_DCIM_USERNAME and "
+    "NGNSERVER_DCIM_PASSWORD (or the [dcim] table of the configuration file), then retry the job"
+)
 
 
 def vendor_call(call: Callable[[], T]) -> T:
@@ -97,8 +101,8 @@ class DcimServers(ServiceAdapter):
         self.settings = settings.dcim
         self.sealer = sealer
         if client is None:
-            if not self.settings.url:
-                raise LookupError("NGNSERVER_DCIM_URL is not set")
+            if not self.settings.url:  # permanent: retrying will not configure it
+                raise PermanentError(NOT_CONFIGURED)
             client = DcimClient(
                 self.settings.url,
                 self.settings.username,

@@ -234,6 +234,7 @@ class DcimSimulator:
         self._connection_ids = itertools.count(1)
         self._block = random.randint(16, 250)
         self._hosts = itertools.count(10)
+        self._extra_pool = itertools.count(0)
         self._listen_port = listen_port
         self._listeners: dict[str, socket.socket] = {}
         self._http: _Server | None = None
@@ -317,6 +318,9 @@ class DcimSimulator:
         with self._lock:
             server_id = str(next(self._server_ids))
             host = next(self._hosts)
+            while host % 256 in (0, 255):  # no .0 or .255 for a main address
+                host = next(self._hosts)
+            third, last = (0, host) if host < 256 else (host // 256 + 1, host % 256)
             server = SimServer(
                 id=server_id,
                 name=f"srv-{chassis_templ.lower()}-{server_id}",
@@ -328,7 +332,7 @@ class DcimSimulator:
                 **state,
             )
             main = SimIp(
-                str(next(self._ip_ids)), f"127.{self._block}.0.{host}", "ipv4", server_id, domain
+                str(next(self._ip_ids)), f"127.{self._block}.{third}.{last}", "ipv4", server_id, domain
             )
             group = SimIp(
                 str(next(self._ip_ids)),
@@ -350,12 +354,39 @@ class DcimSimulator:
                     str(next(self._connection_ids)),
                     "IPMI",
                     "ipmi",
-                    ipmiip=f"10.{self._block}.0.{host}",
+                    ipmiip=f"10.{self._block}.{third}.{last}",
                 ),
             ]
             self.servers[server_id] = server
             self._sync_listeners()
             return server_id
+
+    def seed_free_servers(
+        self, count: int, chassis_templ: str = "R630", type: str = "Dell PowerEdge R630"
+    ) -> list[str]:
+        """Add ``count`` sellable servers (no owner, ``free.ds``) of one chassis template,
+        and as many free IPv4 and IPv6 addresses to the pool, so that each can get an extra
+        address of both families. Returns their ids. For benchmarks: up to about 30,000."""
+        ids = [self.add_server(chassis_templ, type) for _ in range(count)]
+        self.add_pool_ips("ipv4", count)
+        self.add_pool_ips("ipv6", count)
+        return ids
+
+    def add_pool_ips(self, family: str, count: int) -> list[str]:
+        """Add ``count`` free addresses of ``family`` to the pool (IPv4 from 127.B.128.1 on,
+        clear of the main addresses); returns them."""
+        added = []
+        with self._lock:
+            for _ in range(count):
+                n = next(self._extra_pool)
+                if family == "ipv4":
+                    address = f"127.{self._block}.{128 + n // 254}.{n % 254 + 1}"
+                else:
+                    address = f"fd00:{self._block:x}::1:{n:x}"
+                ip_id = str(next(self._ip_ids))
+                self.ips[ip_id] = SimIp(ip_id, address, family)
+                added.append(address)
+        return added
 
     def add_user(self, name: str, password: str, level: str = USER_LEVEL) -> str:
         with self._lock:
