@@ -80,8 +80,8 @@ def fetch_page(
 
 
 class Page:
-    """One page of ``stmt`` within ``scope`` as ``query`` asks for it (see ``fetch_page``),
-    for a listing that reads more with its page (``select`` as a subquery to join)."""
+    """One page of ``stmt`` within ``scope`` as ``query`` asks for it (see ``fetch_page``):
+    its ``select``, and the count of every match when the page does not tell it."""
 
     def __init__(
         self,
@@ -98,11 +98,9 @@ class Page:
         self.query, self.tiebreak, self.size = query, tiebreak, query.limit(max_rows)
         self.select = stmt.where(*self.where).order_by(*self.ordering()).offset(query.start).limit(self.size)
 
-    def ordering(self, columns: Any = None) -> list[Any]:
-        """The page's order, on its own columns or on those of ``columns`` (the page as a
-        subquery's ``.c``)."""
-        found = [(column if columns is None else columns[column.key], d) for column, d in self.order]
-        return [column.desc() if d == "DESC" else column.asc() for column, d in found]
+    def ordering(self) -> list[Any]:
+        """The page's order, ties broken by the unique column."""
+        return [column.desc() if d == "DESC" else column.asc() for column, d in self.order]
 
     def total(self, session: Session, found: int, total: Callable[[], int | None] | None = None) -> int:
         """Every match's count, when ``found`` rows made the page."""
