@@ -326,3 +326,19 @@ def test_the_longest_legal_address_is_stored_and_audited(world):
     with world.server.database.engine.connect() as conn:
         keys = conn.execute(text("SELECT record_key FROM audit_log WHERE kind = 'sip_account'")).scalars().all()
     assert keys == [f"{username}@{domain}"] * 2
+
+
+def test_a_customers_first_records_created_at_once_all_count(world):
+    """A customer without a credit of its own, bounded by its reseller alone: its first
+    records arrive at once, each finds its counter missing or just created by another, and
+    none is refused (it was: "1 of None used")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    world.admin.call("Customer", "setProperties", customer=world.r1, properties=[credit("sip_credit", "40")])
+    world.admin.call("Sip", "addDomain", domain=("SipDomain", {"domain": "burst.example", "customer": world.c1}))
+    r1 = world.login("r1")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: add_account(r1, f"u{i}", "burst.example"), range(30)))
+    with world.server.database.engine.connect() as conn:
+        used = dict(conn.execute(text("SELECT scope, used FROM credit_usage WHERE credit = 'sip_credit'")).all())
+    assert used == {"customer": 30, "reseller": 30}

@@ -127,14 +127,18 @@ def _change(session: Session, credit: Credit, deltas: dict[Key, int], limited: b
         n = deltas[key]
         if not n or _bump(session, credit, key, n, limited):
             continue
-        if n > 0 and _used(session, credit, key) is None:  # a holder's first record
-            scope, holder = key
-            insert_skipping_duplicates(
-                session, CreditUsage.__table__, [{"scope": scope, "holder": holder, "credit": credit.value, "used": 0}]
-            )
+        if n > 0:
+            # a holder's first record: the counter is created (or another transaction's, just
+            # committed, is found) and tried once more, so that two first records at once
+            # both count rather than one being refused
+            if _used(session, credit, key) is None:
+                scope, holder = key
+                insert_skipping_duplicates(
+                    session, CreditUsage.__table__,
+                    [{"scope": scope, "holder": holder, "credit": credit.value, "used": 0}],
+                )  # fmt: skip
             if _bump(session, credit, key, n, limited):
                 continue
-        if n > 0:
             raise _exhausted(credit, key, n, _used(session, credit, key) or 0, _limit(session, credit, key))
         # a release below 0: the counter was already short (rows loaded behind our back)
 
