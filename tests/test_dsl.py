@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from ngnserver.app import NGNProApp
 from ngnserver.config import IkanoSettings
+from ngnserver.core import adapters
 from ngnserver.core import dsl as dsl_rules
 from ngnserver.db import AlreadyRunning, Database
 from ngnserver.models.job import Job, JobAttempt
@@ -75,7 +76,7 @@ class Env:
             time.sleep(0.02)
         raise AssertionError("jobs still waiting after the deadline")
 
-    def pull(self) -> dsl_rules.PullReport:
+    def pull(self) -> adapters.PullReport:
         return dsl_rules.pull_monitored(self.database, WorkerContext(self.settings, self.settings.sealer()).dsl)
 
     def qualified(self) -> int:

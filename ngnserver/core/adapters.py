@@ -9,12 +9,15 @@ date with the vendor, in the caller's transaction.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ngnserver.core import jobs
 from ngnserver.core.jobs import JobRun
 
 
@@ -66,3 +69,45 @@ def adapter_for(area: str, vendor: str, settings: Any) -> ServiceAdapter:
         known = ", ".join(sorted(v for a, v in _factories if a == area)) or "none"
         raise LookupError(f"no {area} adapter named {vendor!r} (known: {known})") from None
     return factory(settings)
+
+
+@dataclass
+class PullReport:
+    pulled: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def pull_each(
+    database: Any,
+    model: Any,
+    ids: Iterable[int],
+    adapter: Any,
+    label: str,
+    keep: Callable[[Any], bool],
+    skip: Callable[[Session, Any], bool],
+) -> PullReport:
+    """Bring each record of ``model`` with ``ids`` up to date with its vendor (``adapter.pull``),
+    one at a time, each in its own write transaction with its row locked. A record gone, or
+    that ``keep`` no longer wants pulled, is passed over; one ``skip`` says to leave alone is
+    counted as skipped; a failing one is logged (``label``: the command) and the pull goes on."""
+    log = logging.getLogger("ngnserver.jobs")
+    report = PullReport()
+    for record_id in ids:
+        try:
+            with database.transaction(write=True) as session:
+                record = session.get(model, record_id, with_for_update=True)
+                if record is None or not keep(record):
+                    continue
+                if skip(session, record):
+                    report.skipped += 1
+                    continue
+                adapter.pull(session, record)
+            report.pulled += 1
+        except (jobs.TransientError, jobs.PermanentError) as exc:
+            report.failed += 1
+            log.warning("%s: record %s: %s", label, record_id, exc)
+        except Exception:
+            report.failed += 1
+            log.exception("%s: record %s failed", label, record_id)
+    return report

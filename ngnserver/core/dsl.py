@@ -20,14 +20,13 @@ import base64
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ngnserver.core import audit, credits, jobs, ownership, records
+from ngnserver.core import adapters, audit, credits, jobs, ownership, records
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, NGNError
@@ -394,38 +393,17 @@ for _kind, _hook in (("dsl.qualify", "qualify"), ("dsl.insert", "insert"), ("dsl
 PULL_LOCK = "pull-dsl"  # Database.exclusive: one pull at a time, across processes and hosts
 
 
-@dataclass
-class PullReport:
-    pulled: int = 0
-    failed: int = 0
-    skipped: int = 0
-
-
-def pull_monitored(database: Any, adapter: Any, threshold: float = 0) -> PullReport:
+def pull_monitored(database: Any, adapter: Any, threshold: float = 0) -> adapters.PullReport:
     """Sync every monitored service with the vendor, one at a time, each in its own
     transaction; a failing service is logged and the pull goes on. ``threshold`` skips
     services pulled less than that many seconds ago."""
-    report = PullReport()
     with database.transaction(write=False) as session:
         ids = list(session.execute(
             select(DslService.id).where(DslService.monitored.is_(True)).order_by(DslService.id)
         ).scalars())  # fmt: skip
     cutoff = utcnow() - timedelta(seconds=threshold) if threshold else None
-    for service_id in ids:
-        try:
-            with database.transaction(write=True) as session:
-                service = session.get(DslService, service_id, with_for_update=True)
-                if service is None or not service.monitored:
-                    continue
-                if cutoff is not None and service.last_pull and service.last_pull > cutoff:
-                    report.skipped += 1
-                    continue
-                adapter.pull(session, service)
-            report.pulled += 1
-        except (jobs.TransientError, jobs.PermanentError) as exc:
-            report.failed += 1
-            log.warning("pull-dsl: service %s: %s", service_id, exc)
-        except Exception:
-            report.failed += 1
-            log.exception("pull-dsl: service %s failed", service_id)
-    return report
+    return adapters.pull_each(
+        database, DslService, ids, adapter, "pull-dsl",
+        keep=lambda service: service.monitored,
+        skip=lambda _session, service: cutoff is not None and bool(service.last_pull) and service.last_pull > cutoff,
+    )  # fmt: skip

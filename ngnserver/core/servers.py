@@ -21,13 +21,12 @@ import base64
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ngnserver.core import audit, credits, jobs, ownership, records
+from ngnserver.core import adapters, audit, credits, jobs, ownership, records
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.credits import Holders
 from ngnserver.core.errors import E, NGNError
@@ -293,42 +292,21 @@ def has_open_job(session: Session, service_id: int) -> bool:
 PULL_LOCK = "pull-servers"  # Database.exclusive: one pull at a time, across processes and hosts
 
 
-@dataclass
-class PullReport:
-    pulled: int = 0
-    failed: int = 0
-    skipped: int = 0
-
-
-def pull_all(database: Any, adapter: Any) -> PullReport:
+def pull_all(database: Any, adapter: Any) -> adapters.PullReport:
     """Bring the addresses of every provisioned server (``active`` or ``suspended``) up to
     date with DCImanager, one at a time, each in its own transaction; a failing server is
     logged and the pull goes on. A server with a job queued or running is skipped: that job
     owns its record until it ends."""
-    report = PullReport()
     with database.transaction(write=False) as session:
         ids = list(session.execute(
             select(ServerService.id).where(ServerService.state.in_((ACTIVE, SUSPENDED)), ServerService.dcim_server_id != "")
             .order_by(ServerService.id)
         ).scalars())  # fmt: skip
-    for service_id in ids:
-        try:
-            with database.transaction(write=True) as session:
-                service = session.get(ServerService, service_id, with_for_update=True)
-                if service is None or service.state not in (ACTIVE, SUSPENDED):
-                    continue
-                if has_open_job(session, service_id):
-                    report.skipped += 1
-                    continue
-                adapter.pull(session, service)
-            report.pulled += 1
-        except (jobs.TransientError, jobs.PermanentError) as exc:
-            report.failed += 1
-            log.warning("pull-servers: server %s: %s", service_id, exc)
-        except Exception:
-            report.failed += 1
-            log.exception("pull-servers: server %s failed", service_id)
-    return report
+    return adapters.pull_each(
+        database, ServerService, ids, adapter, "pull-servers",
+        keep=lambda service: service.state in (ACTIVE, SUSPENDED),
+        skip=lambda session, service: has_open_job(session, service.id),
+    )  # fmt: skip
 
 
 def remove(session: Session, service: ServerService) -> None:
