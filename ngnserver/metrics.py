@@ -62,6 +62,13 @@ def observe(port: str | None, operation: str | None, errorcode: int | None, seco
     SOAP_SECONDS.labels(port or "unknown", operation or "unknown").observe(seconds)
 
 
+def vendor_call(vendor: str, seconds: float, error: str | None) -> None:
+    """Count one vendor call: its time, and its error (an exception name or ``HTTP 5xx``)."""
+    VENDOR_SECONDS.labels(vendor).observe(seconds)
+    if error is not None:
+        VENDOR_ERRORS.labels(vendor, error).inc()
+
+
 def instrument(session: requests.Session, vendor: str) -> requests.Session:
     """Count ``session``'s calls as the vendor's: their time, and those that got no answer
     (by exception name) or a 5xx (by status)."""
@@ -72,12 +79,10 @@ def instrument(session: requests.Session, vendor: str) -> requests.Session:
         try:
             response = send(*args, **kwargs)
         except requests.RequestException as exc:
-            VENDOR_ERRORS.labels(vendor, type(exc).__name__).inc()
+            vendor_call(vendor, time.perf_counter() - started, type(exc).__name__)
             raise
-        finally:
-            VENDOR_SECONDS.labels(vendor).observe(time.perf_counter() - started)
-        if response.status_code >= 500:
-            VENDOR_ERRORS.labels(vendor, f"HTTP {response.status_code}").inc()
+        error = f"HTTP {response.status_code}" if response.status_code >= 500 else None
+        vendor_call(vendor, time.perf_counter() - started, error)
         return response
 
     session.request = request  # type: ignore[method-assign]

@@ -91,6 +91,30 @@ def test_vendor_calls_are_timed_and_their_failures_counted():
         sim.stop()
 
 
+def test_bqn_calls_are_timed_and_their_failures_counted():
+    # the BQN client sends through urllib3 directly (vendors/rest.Pool), not a requests session
+    from ngnserver.vendors.bqn import POLICIES, BqnClient, BqnTransientError
+    from tests.support.bqn_simulator import BqnSimulator
+
+    def count(name: str, **labels: str) -> float:
+        return samples(metrics.exposition(lambda: ({}, {}), lambda: None).decode()).get((name, frozenset(labels.items())), 0)
+
+    with BqnSimulator() as bqn:
+        client = BqnClient(bqn.url, bqn.user, bqn.password, retries=0, backoff=0.0)
+        before = count("ngnserver_vendor_call_seconds_count", vendor="bqn")
+        errors = count("ngnserver_vendor_call_errors_total", vendor="bqn", error="HTTP 503")
+        client.list(POLICIES)
+        bqn.fail("status:503")
+        with pytest.raises(BqnTransientError):
+            client.list(POLICIES)
+        assert count("ngnserver_vendor_call_seconds_count", vendor="bqn") == before + 2
+        assert count("ngnserver_vendor_call_errors_total", vendor="bqn", error="HTTP 503") == errors + 1
+    dropped = count("ngnserver_vendor_call_errors_total", vendor="bqn", error="NewConnectionError")
+    with pytest.raises(BqnTransientError):
+        BqnClient(bqn.url, bqn.user, bqn.password, retries=0, backoff=0.0).list(POLICIES)
+    assert count("ngnserver_vendor_call_errors_total", vendor="bqn", error="NewConnectionError") == dropped + 1
+
+
 def test_the_log_is_json_lines_and_a_calls_line_names_its_request_id(served):
     _deployment, server = served
     response = post(server.url, envelope("Customer", "getCustomers", {"query": ("CustomerQuery", {})},

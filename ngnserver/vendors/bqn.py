@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import requests
+import urllib3
 
 from ngnserver.vendors import rest
 
@@ -121,7 +121,7 @@ class BqnClient:
         self.user = user
         self.timeout = (connect_timeout, read_timeout)
         self._debug_log = debug_log
-        self._session = rest.session(
+        self._pool = rest.pool(
             retries=retries,
             backoff=backoff,
             verify=verify,
@@ -131,15 +131,15 @@ class BqnClient:
             headers={
                 "Accept": "application/json",
                 "Content-Type": "application/json; charset=utf-8",
+                **urllib3.util.make_headers(basic_auth=f"{user}:{password}"),
             },
         )
-        self._session.auth = (user, password)
 
     def __repr__(self) -> str:  # the password stays out
         return f"BqnClient(url={self.url!r}, user={self.user!r})"
 
     def close(self) -> None:
-        self._session.close()
+        self._pool.close()
 
     def __enter__(self) -> Self:
         return self
@@ -186,7 +186,7 @@ class BqnClient:
         response = self._request(
             "POST", _path(collection, object_id), what, _body(collection, object_id, body)
         )
-        return response.status_code == 201
+        return response.status == 201
 
     def update(self, collection: Collection, object_id: str, body: Mapping[str, Any]) -> None:
         """Replace an existing object whole; :class:`BqnNotFound` if there is none."""
@@ -209,7 +209,7 @@ class BqnClient:
         body: dict[str, Any] | None = None,
         *,
         gone_is_done: bool = False,
-    ) -> requests.Response:
+    ) -> urllib3.BaseHTTPResponse:
         """Send one request (retried as the session says) and return the answer once it is a
         2xx, or raise the error its failure maps to."""
         data = None
@@ -217,16 +217,16 @@ class BqnClient:
             data = json.dumps(body, ensure_ascii=False).encode()
             self._log("%s: %s %s %s", what, method, path, data.decode())
         try:
-            response = self._session.request(
-                method, f"{self.url}/{path}", data=data, timeout=self.timeout, allow_redirects=False
+            response = self._pool.request(
+                method, f"{self.url}/{path}", body=data, timeout=self.timeout
             )
-        except requests.exceptions.SSLError as exc:
-            raise BqnError(f"{what}: TLS failed (is verify right for this BQN?): {exc}") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except urllib3.exceptions.HTTPError as exc:
+            cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+            if isinstance(cause, urllib3.exceptions.SSLError):
+                raise BqnError(f"{what}: TLS failed (is verify right for this BQN?): {exc}") from exc
+            # a timeout, a refused or dropped connection: the BQN may answer the next run
             raise BqnTransientError(f"{what}: no answer after the retries: {exc}") from exc
-        except requests.RequestException as exc:
-            raise BqnError(f"{what}: cannot send the request: {exc}") from exc
-        status = response.status_code
+        status = response.status
         self._log("%s: HTTP %s", what, status)
         if 200 <= status < 300:
             return response
@@ -272,13 +272,13 @@ def _body(collection: Collection, object_id: str, body: Mapping[str, Any]) -> di
     return {**body, collection.key: object_id}
 
 
-def _error_message(response: requests.Response) -> str:
-    text = response.text.strip()
+def _error_message(response: urllib3.BaseHTTPResponse) -> str:
+    text = response.data.decode("utf-8", "replace").strip()
     try:
-        reply = response.json()
+        reply = json.loads(text)
     except ValueError:
         reply = None
     if isinstance(reply, dict) and isinstance(reply.get("message"), str):
         text = reply["message"]
-    text = text[:300] or response.reason
-    return f"HTTP {response.status_code}: {text}"
+    text = text[:300] or response.reason or ""
+    return f"HTTP {response.status}: {text}"
