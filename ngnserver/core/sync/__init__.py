@@ -31,9 +31,10 @@ import time
 from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from queue import SimpleQueue
 from typing import Any
 
 from sqlalchemy import select, update
@@ -341,6 +342,7 @@ class _Run:
         """Send the writes of one stage, at most ``connections`` (times 4, queued) at a time,
         yielding each with its error (None: done) as it ends."""
         pending: dict[Future[None], Write] = {}
+        ended: SimpleQueue[Future[None]] = SimpleQueue()  # futures as they end, one by one
         waiting = iter(writes)
         window = self.connections * 4
         while True:
@@ -352,22 +354,23 @@ class _Run:
                         f"not sent: the {missing[0]} {missing[1]} it needs could not be written",
                     )
                     continue
-                pending[pool.submit(self.sync.apply, write)] = write
+                future = pool.submit(self.sync.apply, write)
+                pending[future] = write
+                future.add_done_callback(ended.put)
                 if len(pending) >= window:
                     break
             if not pending:
                 return
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                write = pending.pop(future)
-                error = future.exception()
-                if isinstance(error, SyncFailed):
-                    for other in pending:
-                        other.cancel()
-                    raise error
-                if error is not None and not isinstance(error, Exception):
-                    raise error
-                yield write, None if error is None else (str(error) or type(error).__name__)
+            future = ended.get()
+            write = pending.pop(future)
+            error = future.exception()
+            if isinstance(error, SyncFailed):
+                for other in pending:
+                    other.cancel()
+                raise error
+            if error is not None and not isinstance(error, Exception):
+                raise error
+            yield write, None if error is None else (str(error) or type(error).__name__)
 
     def _failed(self, write: Write, message: str) -> None:
         self.failed.add((write.kind, write.key))
