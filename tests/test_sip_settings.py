@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+import zeep
 from sqlalchemy import func, insert, select, update
 
 from ngnserver.models.sip import SipAccount
@@ -387,3 +388,33 @@ def test_the_settings_go_with_the_account_and_a_new_account_of_that_name_has_non
     alice.call("Sip", "addAccount", account=("SipAccount", {"id": CARL[1], "password": "x"}))
     assert read_everything(alice, CARL) == NOTHING_SET
     assert read_everything(alice, BOB)["barring"] == ["+31900"]
+
+
+# -- a WSDL client -----------------------------------------------------------------------------
+
+
+def test_zeep_manages_an_accounts_settings_through_the_served_wsdl(seven):
+    client = zeep.Client(seven.url + "wsdl")
+    client.set_default_soapheaders({"auth": {"username": "carol", "password": "c", "admin": False}})
+    port = client.bind("NGNPro", "SipPort")
+    carl = CARL[1]
+    port.setCallDiversions(sipId=carl, diversions={"FNOA": "<voice-mailbox>", "FUNC": "+31201234567"})
+    diversions = port.getCallDiversions(sipId=carl)
+    assert (diversions.FNOA, diversions.FUNC) == ("<voice-mailbox>", "sip:+31201234567@carol.example")
+    assert not diversions.FBUS  # "" on the wire, which zeep reads as None
+    # zeep drops the items of a plain list inside an array's item: it needs them as {"item": [...]}
+    rule = {"days": 127, "start": "08:00", "stop": "20:00", "groups": {"item": ["family"]}}
+    port.setAcceptRules(sipId=carl, rules={"persistent": [rule], "temporary": {"groups": ["nobody"], "duration": 15}})
+    port.addPhonebookEntry(sipId=carl, entry={"uri": "mum@example.org", "name": "Mum", "group": "family"})
+    accept = port.getAcceptRules(sipId=carl)
+    assert accept.rules.persistent[0].days == 127 and accept.rules.persistent[0].groups == ["family"]
+    assert accept.rules.temporary.duration == 15 and accept.nonEmptyGroups == ["everybody", "nobody", "family"]
+    port.setRejectMembers(sipId=carl, members=["sip:spam@example.net"])
+    port.setBarringPrefixes(sipId=carl, prefixes=["+31900", "+44"])
+    assert port.getRejectMembers(sipId=carl) == ["sip:spam@example.net"]
+    assert port.getBarringPrefixes(sipId=carl) == ["+31900", "+44"]
+    found = port.getPhonebookEntries(sipId=carl, match={"name": "m%"}, range={"start": 0, "count": 10})
+    assert found.total == 1 and (found.entries[0].uri, found.entries[0].firstName) == ("sip:mum@example.org", "Mum")
+    with pytest.raises(zeep.exceptions.Fault) as info:
+        port.deletePhonebookEntry(sipId=carl, uri="dad@example.org")
+    assert info.value.detail.findtext(".//errorcode") == "1108"
