@@ -706,5 +706,30 @@ CREATE INDEX ix_pstn_gateway_rules_reseller ON pstn_gateway_rules (reseller);
 
 UPDATE alembic_version SET version_num='0014' WHERE alembic_version.version_num = '0013';
 
+-- Running upgrade 0014 -> 0016
+
+CREATE TABLE sip_account_settings (
+    account_id INTEGER NOT NULL, 
+    diversions JSON NOT NULL, 
+    accept_rules JSON NOT NULL, 
+    reject_members JSON NOT NULL, 
+    barring_prefixes JSON NOT NULL, 
+    CONSTRAINT pk_sip_account_settings PRIMARY KEY (account_id), 
+    CONSTRAINT fk_sip_account_settings_account_id_sip_accounts FOREIGN KEY(account_id) REFERENCES sip_accounts (id) ON DELETE CASCADE
+);
+
+CREATE TABLE sip_phonebook_entries (
+    id SERIAL NOT NULL, 
+    account_id INTEGER NOT NULL, 
+    uri VARCHAR(255) NOT NULL, 
+    name VARCHAR(128) NOT NULL, 
+    group_name VARCHAR(64) NOT NULL, 
+    CONSTRAINT pk_sip_phonebook_entries PRIMARY KEY (id), 
+    CONSTRAINT fk_sip_phonebook_entries_account_id_sip_accounts FOREIGN KEY(account_id) REFERENCES sip_accounts (id) ON DELETE CASCADE, 
+    CONSTRAINT uq_sip_phonebook_entries_account_id_uri UNIQUE (account_id, uri)
+);
+
+UPDATE alembic_version SET version_num='0016' WHERE alembic_version.version_num = '0014';
+
 COMMIT;
 

@@ -78,6 +78,31 @@ class E:
         1092, "Peer not found", "trusted peer does not exist (or is outside the caller's scope)"
     )
 
+    SIP_DIVERSION_INVALID = ErrorCode(
+        1101, "Invalid diversion",
+        "a call diversion names an unknown condition, or its target is not a SIP address, a number or the voicemail keyword",
+    )
+    SIP_ACCEPT_RULE_INVALID = ErrorCode(
+        1102, "Invalid accept rule", "an accept rule has bad days, start or stop time, groups or duration"
+    )
+    SIP_REJECT_MEMBER_INVALID = ErrorCode(1103, "Invalid reject member", "a reject member is not a SIP address")
+    SIP_BARRING_PREFIX_INVALID = ErrorCode(
+        1104, "Invalid barring prefix", "a barring prefix is not + followed by digits (+31900)"
+    )
+    SIP_SETTINGS_TOO_MANY = ErrorCode(
+        1105, "Too many entries",
+        "more accept rules, groups, reject members, barring prefixes or phonebook entries than an account may hold",
+    )
+    SIP_PHONEBOOK_ENTRY_INVALID = ErrorCode(
+        1106, "Invalid phonebook entry", "a phonebook entry's uri is not a SIP address, or its name or group is bad"
+    )
+    SIP_PHONEBOOK_ENTRY_EXISTS = ErrorCode(
+        1107, "Duplicate phonebook entry", "the account's phonebook already has an entry with that uri"
+    )
+    SIP_PHONEBOOK_ENTRY_NOT_FOUND = ErrorCode(
+        1108, "Phonebook entry not found", "the account's phonebook has no entry with that uri"
+    )
+
     MALFORMED_REQUEST = ErrorCode(2001, "Malformed request", "the body is not well-formed XML")
     DTD_REFUSED = ErrorCode(
         2002, "Document type refused", "the request carries a DTD or entity declarations"

@@ -78,6 +78,19 @@ def _sip_id(sip_id: Mapping[str, Any] | None, what: str = "SIP account") -> tupl
     return username, normalise_domain(sip_id.get("domain"))
 
 
+def account_in_scope(
+    session: Session, caller: Caller, sip_id: Mapping[str, Any] | None, lock: bool = False, options: Any = ()
+) -> SipAccount:
+    """The account ``sip_id`` names, in the caller's scope, or 1012 (``lock``: for a change
+    of it or of what hangs off it)."""
+    username, domain = _sip_id(sip_id)
+    return records.in_scope(
+        session, caller, SipAccount, SipAccount.username == username, SipAccount.domain == domain,
+        missing=(E.SIP_ACCOUNT_NOT_FOUND, f"SIP account {username}@{domain} does not exist."),
+        lock=lock, options=options,
+    )  # fmt: skip
+
+
 def _check_username(username: str) -> None:
     if not _USERNAME_RE.match(username):
         raise NGNError(E.INVALID_VALUE, f"{username!r} is not a valid SIP username.")
@@ -209,12 +222,7 @@ class Sip:
 
     def account(self, sip_id: Mapping[str, Any] | None, lock: bool = False) -> SipAccount:
         """The account, in the caller's scope (``lock``: for a change or a deletion)."""
-        username, domain = _sip_id(sip_id)
-        return records.in_scope(
-            self.session, self.caller, SipAccount, SipAccount.username == username, SipAccount.domain == domain,
-            missing=(E.SIP_ACCOUNT_NOT_FOUND, f"SIP account {username}@{domain} does not exist."),
-            lock=lock, options=[selectinload(SipAccount.groups)],
-        )  # fmt: skip
+        return account_in_scope(self.session, self.caller, sip_id, lock, [selectinload(SipAccount.groups)])
 
     def add_account(self, fields: Mapping[str, Any]) -> tuple[Any, list[str]]:
         """A new account under its domain's customer and reseller: its stored row (as

@@ -9,12 +9,12 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import spyne  # noqa: F401
 
-from ngnserver.services import customer, dns, dsl, enum, network, pstn, server, sip
+from ngnserver.services import customer, dns, dsl, enum, network, pstn, server, sip, sip_settings
 
 # (port name, port namespace, service class or classes) for every port this server serves
 PORTS = [
     ("Customer", customer.NAMESPACE, customer.CustomerService),
-    ("Sip", sip.NAMESPACE, (sip.SipService, pstn.PstnService)),
+    ("Sip", sip.NAMESPACE, (sip.SipService, pstn.PstnService, sip_settings.SipSettingsService)),
     ("Enum", enum.NAMESPACE, enum.EnumService),
     ("Dns", dns.NAMESPACE, dns.DnsService),
     ("Network", network.NAMESPACE, network.NetworkService),

@@ -7,7 +7,9 @@ walk over the elements and no introspection.
 Decoding is forgiving in the ways NGNPro's clients need: members are matched by local name
 whatever their namespace, ``xsi:type`` is never trusted (PHP picks it from the runtime value:
 an int may come as ``xsd:string``), booleans may be ``true/false/1/0``, an untyped empty
-element is "not given", unknown members are ignored, and array items may have any name.
+element is "not given", unknown members are ignored (a type with ``__unknown_members__ =
+"key"`` gets their names listed under that key, for its rules to judge), and array items may
+have any name.
 
 Encoding follows PEAR's sharp edges: every scalar carries ``xsi:type`` (an untyped "false"
 becomes a truthy PHP string), every array carries ``SOAP-ENC:arrayType`` even when empty
@@ -187,6 +189,8 @@ def decoder(spyne_type: type, max_items: int = DEFAULT_MAX_ITEMS) -> Decoder:
     fields = members(spyne_type)
     plan: dict[str, type] = dict(fields)
     compiled: dict[str, Decoder] = {}
+    # a struct type whose unknown members matter to the rules names the key they are listed under
+    unknown_key: str | None = getattr(spyne_type, "__unknown_members__", None)
 
     def decode_struct(el: etree._Element, path: str) -> dict[str, Any] | None:
         if _is_absent(el):
@@ -198,6 +202,8 @@ def decoder(spyne_type: type, max_items: int = DEFAULT_MAX_ITEMS) -> Decoder:
             name = local_name(child.tag)
             member_type = plan.get(name) if name else None
             if member_type is None:
+                if unknown_key is not None and name:
+                    result.setdefault(unknown_key, []).append(name)
                 continue  # read-only or unknown members that clients echo back
             decode_member = compiled.get(name)
             if decode_member is None:
