@@ -706,7 +706,7 @@ CREATE INDEX ix_pstn_gateway_rules_reseller ON pstn_gateway_rules (reseller);
 
 UPDATE alembic_version SET version_num='0014' WHERE alembic_version.version_num = '0013';
 
--- Running upgrade 0014 -> 0016
+-- Running upgrade 0014 -> 0015
 
 CREATE TABLE sip_account_settings (
     account_id INTEGER NOT NULL, 
@@ -729,7 +729,7 @@ CREATE TABLE sip_phonebook_entries (
     CONSTRAINT uq_sip_phonebook_entries_account_id_uri UNIQUE (account_id, uri)
 );
 
-UPDATE alembic_version SET version_num='0016' WHERE alembic_version.version_num = '0014';
+UPDATE alembic_version SET version_num='0015' WHERE alembic_version.version_num = '0014';
 
 COMMIT;
 

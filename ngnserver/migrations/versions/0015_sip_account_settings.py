@@ -1,7 +1,7 @@
 """SIP account settings: call diversions, accept rules, reject members, barring prefixes,
 phonebook entries, each kept with its account (ON DELETE CASCADE)
 
-Revision ID: 0016
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-04 00:43:23.914652
 """
@@ -9,7 +9,7 @@ Create Date: 2026-12-04 00:43:23.914652
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0016'
+revision = '0015'
 down_revision = '0014'
 branch_labels = None
 depends_on = None
