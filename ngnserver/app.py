@@ -147,6 +147,8 @@ class NGNProApp:
         proves. A transaction the database broke off to resolve a deadlock (or a conflict
         between snapshots) wrote nothing, so it runs again, a few times."""
         operation = call.operation
+        if not operation.login_required:
+            return operation.function(None, *call.args)
         write = not operation.is_read_only
         for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:
