@@ -79,6 +79,16 @@ class PortMap:
             local: by_name[port].operations[op] for local, (port, op) in (aliases or {}).items()
         }
 
+    def named(self, name: str) -> Operation | None:
+        """The operation ``Port.operation`` names (``Sip.addAccount``), or None."""
+        port, _, operation = name.partition(".")
+        found = next((p for p in self.ports if p.name == port), None)
+        return found.operations.get(operation) if found else None
+
+    def names(self) -> list[str]:
+        """Every operation as ``Port.operation``, in port order."""
+        return [f"{p.name}.{op}" for p in self.ports for op in p.operations]
+
     def resolve(self, tag: str) -> Operation | None:
         """The operation an element tag (``{ns}local`` or ``local``) names, or None."""
         op = self._by_qname.get(tag)
