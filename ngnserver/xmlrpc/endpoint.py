@@ -93,7 +93,7 @@ class XmlRpcEndpoint:
             names = ", ".join(name for name, _ in operation.params) or "none"
             raise NGNError(
                 E.INVALID_VALUE,
-                f"{method} takes {len(operation.params)} parameter{"" if len(operation.params) == 1 else "s"} ({names}), not {len(params)}.",
+                f"{method} takes {len(operation.params)} parameter{'' if len(operation.params) == 1 else 's'} ({names}), not {len(params)}.",
             )
         if auth is None and operation.login_required:
             raise NGNError(
