@@ -39,6 +39,8 @@ def _what(value: Any) -> str:
         return "an array"
     if isinstance(value, (int, float)):
         return "a number"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
     return f"a {type(value).__name__} value"  # DateTime, Binary
 
 
