@@ -7,9 +7,12 @@ before it is read)."""
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -226,6 +229,10 @@ def test_failed_logins_over_xmlrpc_meet_the_same_brake(server):
     assert codes[0] == 4002 and codes[-1] == 4008
 
 
+BAD_INT = ("<methodCall><methodName>Customer.getAccount</methodName><params><param><value><int>x</int></value>"
+           "</param></params></methodCall>")
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
@@ -235,8 +242,7 @@ def test_failed_logins_over_xmlrpc_meet_the_same_brake(server):
         ("<methodCall><methodName>Sip.getAccount", 2001),
         ("<methodResponse><params/></methodResponse>", 2009),
         ("<methodCall><params/></methodCall>", 2009),
-        ("<methodCall><methodName>Customer.getAccount</methodName><params><param><value><int>x</int></value>"
-         "</param></params></methodCall>", 2009),
+        (BAD_INT, 2009),
         ("<methodCall><methodName>Nope.nothing</methodName></methodCall>", 2005),
     ],
     ids=["entity", "deep", "truncated", "response", "no-method", "bad-int", "unknown"],
@@ -258,3 +264,33 @@ def test_more_parameters_than_the_operation_takes_are_refused(server):
 def test_get_is_not_an_xmlrpc_call(server):
     response = requests.get(f"{server.base_url}{server.app.path}xmlrpc", timeout=10)
     assert response.status_code == 405
+
+
+# -- the README's example and examples/xmlrpc_tour.py, as written ------------------------------
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_readmes_xmlrpc_example_runs_as_written(server):
+    readme = (ROOT / "README.md").read_text()
+    example = next(block.split("```", 1)[0] for block in readme.split("```sh\n")[1:] if "xmlrpc.client" in block)
+    host = server.base_url.removeprefix("http://")
+    example = example.replace("admin:PASSWORD@127.0.0.1:9200", f"admin:secret@{host}")
+    ran = subprocess.run(["bash", "-c", example], capture_output=True, text=True, timeout=60, check=False)
+    assert (ran.returncode, ran.stdout) == (0, "s3cret\n"), ran.stderr
+    account = server.admin().call("Sip", "getAccount", sipId={"username": "bob", "domain": "example.com"})
+    assert account["password"] == "s3cret"
+
+
+def test_the_xmlrpc_tour_in_examples_runs_against_a_fresh_server(server):
+    ran = subprocess.run([sys.executable, str(ROOT / "examples" / "xmlrpc_tour.py"), server.url, "admin", "secret"],
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == [
+        "reseller 1 (xr-reseller), active: True",
+        "customer 2 (xr-customer) under reseller 1",
+        "SIP account ann@xr.example.com of customer 2",
+        "refused with 1001: SIP domain xr.example.com already exists.",
+        "the reseller sees 2 customers: xr-reseller, xr-customer",
+        "admin as the customer reads ann's groups: voicemail",
+    ]
