@@ -26,15 +26,19 @@ from ngnserver.models.job import Job, JobAttempt
 from ngnserver.services import ALIASES, PORTS
 from ngnserver.services.context import RequestContext
 from ngnserver.services.types import AuthHeader
-from ngnserver.soap.endpoint import Call, SoapEndpoint
+from ngnserver.soap.endpoint import Call, Invoker, SoapEndpoint
 from ngnserver.soap.ports import Port, PortMap
 from ngnserver.soap.wsdl import build_wsdl, encoding_schema
+from ngnserver.xmlrpc.endpoint import XmlRpcEndpoint, credentials
 
 log = logging.getLogger("ngnserver.access")
 TRANSACTION_ATTEMPTS = 3  # a request the database broke off (deadlock) runs again up to this often
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 XML = "text/xml; charset=utf-8"
+XMLRPC_PATH = "xmlrpc"  # under the SOAP endpoint's path: /ngnpro/xmlrpc
+# (ok, response body, the call if it parsed, the error if any), as both endpoints answer
+Handled = tuple[bool, bytes, Call | None, NGNError | None]
 
 
 def build_port_map() -> PortMap:
@@ -48,6 +52,7 @@ class NGNProApp:
         self.db = database or settings.database()
         self.ports = build_port_map()
         self.endpoint = SoapEndpoint(self.ports, AuthHeader, settings.max_request_bytes, settings.max_list_items)
+        self.xmlrpc = XmlRpcEndpoint(self.ports, settings.max_request_bytes, settings.max_list_items)
         self.path = settings.endpoint_path
         self._wsdl_cache: dict[str, bytes] = {}
         self._proxies = config.TrustedProxies.parse(settings.forwarded_allow_ips)
@@ -66,6 +71,12 @@ class NGNProApp:
                 return self._wsdl(environ, start_response)
             return _reply(start_response, "405 Method Not Allowed", "text/plain; charset=utf-8",
                           b"POST SOAP requests here; GET ?wsdl for the WSDL.\n", [("Allow", "GET, POST")])
+        if path == self.path + XMLRPC_PATH:
+            if method == "POST":
+                return self._xmlrpc(environ, start_response)
+            return _reply(start_response, "405 Method Not Allowed", "text/plain; charset=utf-8",
+                          b"POST XML-RPC calls here (methods Port.operation; system.listMethods lists them).\n",
+                          [("Allow", "POST")])  # fmt: skip
         if path == self.path + "wsdl" and method in ("GET", "HEAD"):
             return self._wsdl(environ, start_response)
         if path == self.path + "soap-encoding.xsd" and method in ("GET", "HEAD"):
@@ -104,49 +115,70 @@ class NGNProApp:
         return uuid.uuid4().hex[:16]
 
     def _soap(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        def handle(body: bytes, invoke: Invoker) -> Handled:
+            return self.endpoint.handle(body, invoke)
+
+        return self._answer(environ, start_response, "soap", handle, self.endpoint.fault)
+
+    def _xmlrpc(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        def auth() -> dict[str, Any] | None:
+            return credentials(environ.get("HTTP_AUTHORIZATION", ""), environ.get("QUERY_STRING", ""))
+
+        def handle(body: bytes, invoke: Invoker) -> Handled:
+            return self.xmlrpc.handle(body, invoke, auth)
+
+        return self._answer(environ, start_response, "xmlrpc", handle, self.xmlrpc.fault)
+
+    def _answer(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        transport: str,
+        handle: Callable[[bytes, Invoker], Handled],
+        fault: Callable[[NGNError], bytes],
+    ) -> Iterable[bytes]:
+        """One request of either transport: its id, its body within the limit, the call run
+        by ``_invoke``, one log line and the metrics. SOAP answers a fault with 500,
+        XML-RPC with 200 (each protocol's rule)."""
         started = time.perf_counter()
         request = self.request_id(environ)
         token = logs.REQUEST.set(request)  # every line logged while it runs names it
         try:
-            return self._answer_soap(environ, start_response, started, request)
+            body, too_large = _read_body(environ, self.settings.max_request_bytes)
+            caller_holder: list[str] = []
+            if too_large:
+                ok, call = False, None
+                error = NGNError(E.REQUEST_TOO_LARGE, f"The request is larger than {self.settings.max_request_bytes} bytes.")
+                payload = fault(error)
+            else:
+                address = self.client_address(environ)
+                ok, payload, call, error = handle(body, lambda c: self._invoke(c, caller_holder, address))
+            port, name = (call.operation.port.name, call.operation.name) if call else (None, None)
+            seconds = time.perf_counter() - started
+            logs.info(
+                log,
+                transport,
+                {
+                    "operation": f"{port}.{name}" if call else None,
+                    "caller": caller_holder[0] if caller_holder else None,
+                    "errorcode": error.code if error else None,
+                    "ms": round(seconds * 1000, 2),
+                    "remote": environ.get("REMOTE_ADDR"),
+                },
+            )
+            metrics.observe(port, name, error.code if error else None, seconds)
+            status = "200 OK" if ok or transport == "xmlrpc" else "500 Internal Server Error"
+            return _reply(start_response, status, XML, payload, [("X-Request-Id", request)])
         finally:
             logs.REQUEST.reset(token)
-
-    def _answer_soap(
-        self, environ: dict[str, Any], start_response: StartResponse, started: float, request: str
-    ) -> Iterable[bytes]:
-        body, too_large = _read_body(environ, self.settings.max_request_bytes)
-        caller_holder: list[str] = []
-        if too_large:
-            ok, payload, call = False, None, None
-            error = NGNError(E.REQUEST_TOO_LARGE, f"The request is larger than {self.settings.max_request_bytes} bytes.")
-            payload = self.endpoint.fault(error)
-        else:
-            address = self.client_address(environ)
-            ok, payload, call, error = self.endpoint.handle(body, lambda c: self._invoke(c, caller_holder, address))
-        port, name = (call.operation.port.name, call.operation.name) if call else (None, None)
-        operation = f"{port}.{name}" if call else None
-        seconds = time.perf_counter() - started
-        logs.info(
-            log,
-            "soap",
-            {
-                "operation": operation,
-                "caller": caller_holder[0] if caller_holder else None,
-                "errorcode": error.code if error else None,
-                "ms": round(seconds * 1000, 2),
-                "remote": environ.get("REMOTE_ADDR"),
-            },
-        )
-        metrics.observe(port, name, error.code if error else None, seconds)
-        status = "200 OK" if ok else "500 Internal Server Error"
-        return _reply(start_response, status, XML, payload, [("X-Request-Id", request)])
 
     def _invoke(self, call: Call, caller_holder: list[str], address: str | None = None) -> Any:
         """Run the call's operation, in one transaction, as the caller its auth header
         proves. A transaction the database broke off to resolve a deadlock (or a conflict
         between snapshots) wrote nothing, so it runs again, a few times."""
         operation = call.operation
+        if not operation.login_required:
+            return operation.function(None, *call.args)
         write = not operation.is_read_only
         for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:

@@ -29,7 +29,7 @@ class ErrorCode:
 class E:
     """The error code table. Blocks: 1xxx SIP, 2xxx request, 3xxx ENUM, 4xxx authentication
     and authorization, 5xxx customers, 6xxx credits, 7xxx DNS, 8xxx DSL, 9xxx server, 10xxx
-    dedicated servers and colocation, 11xxx syncs."""
+    dedicated servers and colocation, 11xxx syncs, 13xxx runtime data."""
 
     SIP_DOMAIN_EXISTS = ErrorCode(1001, "Duplicate domain", "SIP domain already exists")
     SIP_DOMAIN_NOT_FOUND = ErrorCode(
@@ -124,6 +124,9 @@ class E:
     )
     INVALID_QUERY = ErrorCode(
         2008, "Invalid query", "orderBy names an unknown attribute or direction, or range is bad"
+    )
+    NOT_AN_XMLRPC_CALL = ErrorCode(
+        2009, "Not an XML-RPC call", "the body sent to the XML-RPC endpoint is not a methodCall"
     )
 
     ENUM_RANGE_EXISTS = ErrorCode(3001, "Duplicate range", "ENUM range already exists")
@@ -266,6 +269,12 @@ class E:
     SYNC_NOT_CONFIGURED = ErrorCode(
         11002, "Sync not configured", "the sync's systems are not configured on this server (NGNSERVER_IXC_URL...)",
         Side.SERVER,
+    )
+
+    NO_RUNTIME_DATA = ErrorCode(
+        13001, "No runtime data",
+        "this server provisions; SIP and media traces, media sessions and presence are held by the "
+        "proxy, the media relay or the presence server",
     )
 
     INTERNAL_ERROR = ErrorCode(

@@ -9,17 +9,29 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import spyne  # noqa: F401
 
-from ngnserver.services import customer, dns, dsl, enum, network, pstn, server, sip, sip_settings
+from ngnserver.services import (
+    customer,
+    dns,
+    dsl,
+    enum,
+    network,
+    pstn,
+    runtime,
+    server,
+    sip,
+    sip_settings,
+)
 
 # (port name, port namespace, service class or classes) for every port this server serves
 PORTS = [
     ("Customer", customer.NAMESPACE, customer.CustomerService),
-    ("Sip", sip.NAMESPACE, (sip.SipService, pstn.PstnService, sip_settings.SipSettingsService)),
+    ("Sip", sip.NAMESPACE, (sip.SipService, pstn.PstnService, sip_settings.SipSettingsService, runtime.RuntimeService)),
     ("Enum", enum.NAMESPACE, enum.EnumService),
     ("Dns", dns.NAMESPACE, dns.DnsService),
     ("Network", network.NAMESPACE, network.NetworkService),
     ("Dsl", dsl.NAMESPACE, dsl.DslServicePort),
     ("Server", server.NAMESPACE, server.ServerServicePort),
+    ("Presence", runtime.PRESENCE_NAMESPACE, runtime.PresenceService),
 ]
 
 # Un-namespaced operation names some clients send -> (port name, operation).

@@ -42,7 +42,8 @@ Decoder = Callable[[etree._Element, str], Any]
 Writer = Callable[[list[str], str, Any], None]
 
 
-def _kind(spyne_type: type) -> str:
+def kind_of(spyne_type: type) -> str:
+    """The wire kind of a spyne type: array, struct, boolean, int, double or string."""
     if issubclass(spyne_type, Array):
         return "array"
     if issubclass(spyne_type, ComplexModelBase):
@@ -83,7 +84,8 @@ def _is_absent(el: etree._Element) -> bool:
     return len(el) == 0 and not el.text and el.get(XSI_TYPE) is None
 
 
-def _invalid(path: str, what: str, text: str) -> NGNError:
+def invalid(path: str, what: str, text: str) -> NGNError:
+    """The refusal (2006) of ``text`` where ``path`` must be ``what``."""
     shown = text if len(text) <= 40 else text[:40] + "..."
     return NGNError(E.INVALID_VALUE, f"{path} must be {what}, not {shown!r}.")
 
@@ -94,7 +96,12 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # xsd:int
 def _decode_int(el: etree._Element, path: str) -> int | None:
     if _is_absent(el):
         return None
-    text = (el.text or "").strip()
+    return int_from_text(el.text or "", path)
+
+
+def int_from_text(text: str, path: str) -> int | None:
+    """An xsd:int from its text (``7``, ``7.0``, `` 7 ``); None for nothing but blanks."""
+    text = text.strip()
     if not text:
         return None
     try:
@@ -103,12 +110,16 @@ def _decode_int(el: etree._Element, path: str) -> int | None:
         try:
             number = float(text)
         except (ValueError, OverflowError):
-            raise _invalid(path, "a whole number", text) from None
+            raise invalid(path, "a whole number", text) from None
         if not number.is_integer():
-            raise _invalid(path, "a whole number", text) from None
+            raise invalid(path, "a whole number", text) from None
         value = int(number)
+    return int_in_range(value, path, text)
+
+
+def int_in_range(value: int, path: str, text: str | None = None) -> int:
     if not INT_MIN <= value <= INT_MAX:
-        raise _invalid(path, f"a whole number from {INT_MIN} to {INT_MAX}", text)
+        raise invalid(path, f"a whole number from {INT_MIN} to {INT_MAX}", str(value) if text is None else text)
     return value
 
 
@@ -119,28 +130,42 @@ _FALSE = frozenset(("false", "0"))
 def _decode_bool(el: etree._Element, path: str) -> bool | None:
     if _is_absent(el):
         return None
-    text = (el.text or "").strip().lower()
+    return bool_from_text(el.text or "", path)
+
+
+def bool_from_text(text: str, path: str) -> bool | None:
+    """A boolean from ``true/false/1/0`` (any case); None for nothing but blanks."""
+    text = text.strip().lower()
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
     if not text:
         return None
-    raise _invalid(path, "true, false, 1 or 0", text)
+    raise invalid(path, "true, false, 1 or 0", text)
 
 
 def _decode_double(el: etree._Element, path: str) -> float | None:
     if _is_absent(el):
         return None
-    text = (el.text or "").strip()
+    return double_from_text(el.text or "", path)
+
+
+def double_from_text(text: str, path: str) -> float | None:
+    """A finite number from its text; None for nothing but blanks."""
+    text = text.strip()
     if not text:
         return None
     try:
         value = float(text)
     except ValueError:
-        raise _invalid(path, "a number", text) from None
+        raise invalid(path, "a number", text) from None
+    return finite(value, path, text)
+
+
+def finite(value: float, path: str, text: str | None = None) -> float:
     if not math.isfinite(value):
-        raise _invalid(path, "a finite number", text)
+        raise invalid(path, "a finite number", str(value) if text is None else text)
     return value
 
 
@@ -160,7 +185,7 @@ def decoder(spyne_type: type, max_items: int = DEFAULT_MAX_ITEMS) -> Decoder:
     """The function that turns an element into the Python value of ``spyne_type``: int,
     bool, float, str, dict (structs) or list (arrays); None where nothing was given. An
     array of more than ``max_items`` items is refused (2006)."""
-    kind = _kind(spyne_type)
+    kind = kind_of(spyne_type)
     if kind == "int":
         return _decode_int
     if kind == "boolean":
@@ -222,6 +247,11 @@ _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NEEDS_ESCAPING = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+def xml_chars(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot carry."""
+    return _INVALID_XML_CHARS.sub("", text) if _INVALID_XML_CHARS.search(text) else text
+
+
 def escape(text: str) -> str:
     """Text content, escaped; characters XML 1.0 cannot carry are dropped. Most values need
     nothing, and one regex scan tells."""
@@ -258,7 +288,7 @@ _SCALARS = {
 
 def xsi_type_of(spyne_type: type) -> str:
     """The ``xsi:type`` value written for a value of ``spyne_type``."""
-    kind = _kind(spyne_type)
+    kind = kind_of(spyne_type)
     if kind in _SCALARS:
         return _SCALARS[kind][0]
     if kind == "array":
@@ -269,7 +299,7 @@ def xsi_type_of(spyne_type: type) -> str:
 @cache
 def writer(spyne_type: type) -> Writer:
     """The function that appends ``<tag xsi:type=...>value</tag>`` to a list of strings."""
-    kind = _kind(spyne_type)
+    kind = kind_of(spyne_type)
     if kind in _SCALARS:
         xsd_type, fmt = _SCALARS[kind]
         open_tail = f' xsi:type="{xsd_type}">'
@@ -313,7 +343,7 @@ def _struct_writer(spyne_type: type) -> Writer:
     # taking (out, value)) for structs and arrays, told apart by the empty opening tag
     plans: list[tuple[str, str, str, Callable[..., Any]]] = []
     for member, member_type in members(spyne_type):
-        kind = _kind(member_type)
+        kind = kind_of(member_type)
         if kind in _SCALARS:
             xsd_type, fmt = _SCALARS[kind]
             plans.append((member, f'<{member} xsi:type="{xsd_type}">', f"</{member}>", fmt))

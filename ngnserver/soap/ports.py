@@ -24,6 +24,9 @@ class Operation:
     params: tuple[tuple[str, Any], ...]  # (part name, spyne type), in order
     result: tuple[str, Any] | None  # (part name, spyne type), None for a void operation
     function: Any  # the service function, called as function(ctx, *args)
+    # False for operations that answer without a caller or the database (their service
+    # class says ``login_required = False``); they are called with ctx None
+    login_required: bool = True
 
     @property
     def is_read_only(self) -> bool:
@@ -57,6 +60,7 @@ class Port:
                 params=params,
                 result=results[0] if results else None,
                 function=d.function,
+                login_required=getattr(d.service_class, "login_required", True),
             )
         return port
 
@@ -74,6 +78,16 @@ class PortMap:
         self._aliases = {
             local: by_name[port].operations[op] for local, (port, op) in (aliases or {}).items()
         }
+
+    def named(self, name: str) -> Operation | None:
+        """The operation ``Port.operation`` names (``Sip.addAccount``), or None."""
+        port, _, operation = name.partition(".")
+        found = next((p for p in self.ports if p.name == port), None)
+        return found.operations.get(operation) if found else None
+
+    def names(self) -> list[str]:
+        """Every operation as ``Port.operation``, in port order."""
+        return [f"{p.name}.{op}" for p in self.ports for op in p.operations]
 
     def resolve(self, tag: str) -> Operation | None:
         """The operation an element tag (``{ns}local`` or ``local``) names, or None."""
