@@ -29,8 +29,8 @@ from ngnserver.core.sync import Cursor, ozmap_ixc
 from ngnserver.core.sync import ozmap_state as state
 from ngnserver.worker import sync_intervals
 from tests.conftest import make_settings
-from tests.support.ixc_simulator import IxcSimulator
-from tests.support.ozmap_simulator import OzmapSimulator
+from tests.support.ixc_simulator import IxcSimulator, populate_fiber
+from tests.support.ozmap_simulator import OzmapSimulator, generate_plant
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 STYLE = "50r7nh0u"
@@ -699,3 +699,32 @@ def test_refused_credentials_fail_the_run_in_one_sentence(env: Env) -> None:
     env.settings = replace(env.settings, ozmap=replace(env.settings.ozmap, key="wrong"))
     result = env.run()
     assert result.status == "failed" and "OZmap refused the API key" in result.message
+
+
+def test_a_generated_plant_syncs_whole_then_writes_nothing(server: Any, tmp_path: Path) -> None:
+    """The bulk paths (IXC listed whole for adoption, logins and ONUs): 120 boxes, 360
+    splitters, 400 clients."""
+    with OzmapSimulator(keep_calls=False) as ozmap, IxcSimulator(keep_calls=False) as ixc:
+        generate_plant(ozmap, boxes=120, olts=3, clients=400)
+        populate_fiber(ixc, transmitters=3, logins=400)
+        ixc.add("rad_caixa_ftth", descricao="CTO-00007", id_projeto="3", status="A")  # adopted
+        settings = make_settings(
+            tmp_path,
+            server.database.url,
+            ozmap=OzmapSettings(url=ozmap.url, key=ozmap.key, retries=1, backoff=0),
+            ixc=IxcSettings(url=ixc.url, token=ixc.token, retries=1, backoff=0, page_size=400),
+            ozmap_ixc=OzmapIxcSettings(box_style=STYLE),
+        )
+        runner = ozmap_ixc.build(settings)
+        result = sync.execute(server.database, runner, connections=4)
+        assert result.status == "ok", result.message
+        counts = result.counts
+        assert (counts["box"]["create"], counts["box"]["update"]) == (119, 1)
+        assert counts["login"]["update"] == 400 and counts["fiber"]["update"] == 400
+        login = ixc.rows("radusuarios")[0]
+        assert login["id_caixa_ftth"] != "" and login["ftth_porta"] == "1" and login["latitude"]
+        assert len(ixc.rows("rad_caixa_ftth")) == 120
+        ozmap.reset_counts()
+        ixc.reset_counts()
+        again = sync.execute(server.database, ozmap_ixc.build(settings), connections=4)
+        assert again.writes == 0 and ixc.writes() == 0 and ixc.count() == 0
