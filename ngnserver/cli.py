@@ -331,7 +331,22 @@ def sync_ixc_bqn(dry_run: bool, verbose: bool) -> None:
     _run_sync(ixc_bqn.NAME, dry_run, verbose)
 
 
-def _run_sync(name: str, dry_run: bool, verbose: bool) -> None:
+@sync_group.command("ozmap-ixc")
+@click.option("--dry-run", is_flag=True, help="Compute and print the writes; make none.")
+@click.option("--verbose", is_flag=True, help="Print every write and every object that failed.")
+@click.option("--only", "only", metavar="BOX_ID", default=None,
+              help="Sync this one OZmap box (or building) now, whatever the cursors say.")  # fmt: skip
+def sync_ozmap_ixc(dry_run: bool, verbose: bool, only: str | None) -> None:
+    """OZmap service boxes -> IXC FTTH boxes, and the box, port and coordinates of OZmap's
+    clients -> their IXC logins (only what changed since the last run)."""
+    _count_vendor_calls(_settings(key=False))
+    from ngnserver.core.sync import ozmap_ixc
+
+    factory = (lambda settings: ozmap_ixc.build(settings, only=only)) if only else None
+    _run_sync(ozmap_ixc.NAME, dry_run, verbose, factory)
+
+
+def _run_sync(name: str, dry_run: bool, verbose: bool, factory: Any = None) -> None:
     import json
 
     from sqlalchemy.exc import SQLAlchemyError
@@ -343,14 +358,15 @@ def _run_sync(name: str, dry_run: bool, verbose: bool) -> None:
     settings = _settings(key=False)  # a sync seals nothing
     logs.setup("DEBUG" if verbose else settings.log_level)
     try:
-        runner = sync.create(name, settings)
+        runner = factory(settings) if factory else sync.create(name, settings)
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     database = _database(settings)
     bar = _ProgressBar(f"sync {name}") if sys.stdout.isatty() and not dry_run else None
     try:
         result = sync.execute(
-            database, runner, dry_run=dry_run, connections=settings.bqn.write_connections,
+            database, runner, dry_run=dry_run,
+            connections=runner.write_connections or settings.bqn.write_connections,
             max_errors=settings.sync_max_errors, started_by=f"cli {sync.who()}",
             progress=bar.update if bar else None,
         )  # fmt: skip

@@ -161,6 +161,75 @@ class BqnSettings:
 
 
 @dataclass(frozen=True)
+class OzmapSettings:
+    """The OZmap tenant the OZmap <-> IXC syncs read and write: NGNSERVER_OZMAP_* variables or
+    an ``[ozmap]`` table. ``key``: an API key made in OZmap's UI; or ``user`` and ``password``
+    of a user the client logs in with (and again after a 401)."""
+
+    url: str = ""
+    key: str = ""
+    user: str = ""
+    password: str = ""
+    verify_tls: bool | str = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 240.0
+    retries: int = 3
+    backoff: float = 5.0
+    page_size: int = 500
+    write_connections: int = 4
+
+    def __repr__(self) -> str:  # never print the key or the password
+        return f"OzmapSettings(url={self.url!r}, user={self.user!r})"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url and (self.key or (self.user and self.password)))
+
+
+@dataclass(frozen=True)
+class OzmapIxcSettings:
+    """The options of the OZmap <-> IXC syncs (vendors.md 5; OZmap's own IXC integration has
+    the same): NGNSERVER_OZMAP_IXC_* variables or an ``[ozmap_ixc]`` table.
+
+    - ``consider_olt``: a box's IXC transmitter is the IXC ``radpop_radio`` whose IP is the
+      IP of the OZmap OLT feeding the box; off: every box is sent with transmitter 0;
+    - ``transmitter_required``: a box whose OLT matches no transmitter is left out (off: it
+      is sent with transmitter 0); only with ``consider_olt``;
+    - ``consider_project``: a box goes to the IXC project named exactly as its OZmap project
+      (case-sensitive) and is left out when there is none; off: the box goes without a
+      project (``id_projeto`` 0) and is matched by name alone;
+    - ``splitter_as_box``: one IXC box per drop splitter (else one per box, its capacity the
+      sum of the drop splitters' ports);
+    - ``condominiums``: one IXC box per splitter of each condominium, ``<building>-<splitter>``;
+    - ``remove_deleted_boxes``: an IXC box whose OZmap box was deleted is set inactive (I);
+    - ``box_style``: ``codigo_estilo_caixa`` of the boxes created; ``box_type``: their ``tipo``;
+    - the client features, each on its own: ``create_clients``, ``update_client_port``,
+      ``update_client_coords``, ``disconnect_clients``, ``implant_clients``,
+      ``update_client_power``, ``update_client_status``; ``first_free_port``: a client whose
+      IXC login names no port is created on the box's first free port;
+    - ``removal_scan_interval``: seconds between full listings of OZmap's box ids, which find
+      deleted boxes (None: never; 0 is refused: say ``1s`` for every run)."""
+
+    consider_olt: bool = True
+    transmitter_required: bool = True
+    consider_project: bool = True
+    splitter_as_box: bool = False
+    condominiums: bool = False
+    remove_deleted_boxes: bool = True
+    box_style: str = ""
+    box_type: str = "P"
+    create_clients: bool = True
+    update_client_port: bool = True
+    update_client_coords: bool = True
+    disconnect_clients: bool = False
+    implant_clients: bool = True
+    update_client_power: bool = True
+    update_client_status: bool = True
+    first_free_port: bool = False
+    removal_scan_interval: float | None = 3600.0
+
+
+@dataclass(frozen=True)
 class TrustedProxies:
     """The proxies whose forwarded headers are believed: ``*`` (any), or addresses and
     networks separated by commas (``127.0.0.1,::1,10.0.0.0/8``)."""
@@ -225,9 +294,13 @@ class Settings:
     login_brake: Brake = field(default_factory=lambda: Brake())
     ixc: IxcSettings = field(default_factory=lambda: IxcSettings())
     bqn: BqnSettings = field(default_factory=lambda: BqnSettings())
+    ozmap: OzmapSettings = field(default_factory=lambda: OzmapSettings())
+    ozmap_ixc: OzmapIxcSettings = field(default_factory=lambda: OzmapIxcSettings())
     # seconds between the runs the worker starts itself (None: none); the default applies
     # once both ends are configured
     sync_ixc_bqn_interval: float | None = 300.0
+    sync_ozmap_ixc_interval: float | None = 300.0
+    sync_ixc_ozmap_interval: float | None = 300.0
     # object errors after which a sync run stops (failed) instead of going on
     sync_max_errors: int = 100
 
@@ -314,6 +387,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         return setting
 
     ixc, bqn = vendor("ixc"), vendor("bqn")
+    ozmap, ozmap_ixc = vendor("ozmap"), vendor("ozmap_ixc")
     networks = ikano("check_networks", "ATT,ATTTAS,VERTAS,VER")
     if isinstance(networks, str):
         networks = [n.strip().upper() for n in networks.split(",") if n.strip()]
@@ -401,7 +475,43 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             write_connections=number(int, "write_connections", 8, "bqn"),
             dual_stack=_flag(bqn("dual_stack", False)),
         ),
+        ozmap=OzmapSettings(
+            url=str(ozmap("url", "")),
+            key=str(ozmap("key", "")),
+            user=str(ozmap("user", "")),
+            password=str(ozmap("password", "")),
+            verify_tls=_verify_tls(ozmap("verify_tls", True), "NGNSERVER_OZMAP_VERIFY_TLS"),
+            connect_timeout=number(float, "connect_timeout", 10, "ozmap"),
+            read_timeout=number(float, "read_timeout", 240, "ozmap"),
+            retries=number(int, "retries", 3, "ozmap"),
+            backoff=number(float, "backoff", 5, "ozmap"),
+            page_size=number(int, "page_size", 500, "ozmap"),
+            write_connections=number(int, "write_connections", 4, "ozmap"),
+        ),
+        ozmap_ixc=OzmapIxcSettings(
+            consider_olt=_flag(ozmap_ixc("consider_olt", True)),
+            transmitter_required=_flag(ozmap_ixc("transmitter_required", True)),
+            consider_project=_flag(ozmap_ixc("consider_project", True)),
+            splitter_as_box=_flag(ozmap_ixc("splitter_as_box", False)),
+            condominiums=_flag(ozmap_ixc("condominiums", False)),
+            remove_deleted_boxes=_flag(ozmap_ixc("remove_deleted_boxes", True)),
+            box_style=str(ozmap_ixc("box_style", "")),
+            box_type=str(ozmap_ixc("box_type", "P")),
+            create_clients=_flag(ozmap_ixc("create_clients", True)),
+            update_client_port=_flag(ozmap_ixc("update_client_port", True)),
+            update_client_coords=_flag(ozmap_ixc("update_client_coords", True)),
+            disconnect_clients=_flag(ozmap_ixc("disconnect_clients", False)),
+            implant_clients=_flag(ozmap_ixc("implant_clients", True)),
+            update_client_power=_flag(ozmap_ixc("update_client_power", True)),
+            update_client_status=_flag(ozmap_ixc("update_client_status", True)),
+            first_free_port=_flag(ozmap_ixc("first_free_port", False)),
+            removal_scan_interval=parse_interval(
+                ozmap_ixc("removal_scan_interval", "1h"), "NGNSERVER_OZMAP_IXC_REMOVAL_SCAN_INTERVAL"
+            ),
+        ),
         sync_ixc_bqn_interval=parse_interval(get("sync_ixc_bqn_interval", "5m"), "NGNSERVER_SYNC_IXC_BQN_INTERVAL"),
+        sync_ozmap_ixc_interval=parse_interval(get("sync_ozmap_ixc_interval", "5m"), "NGNSERVER_SYNC_OZMAP_IXC_INTERVAL"),
+        sync_ixc_ozmap_interval=parse_interval(get("sync_ixc_ozmap_interval", "5m"), "NGNSERVER_SYNC_IXC_OZMAP_INTERVAL"),
         sync_max_errors=number(int, "sync_max_errors", 100),
     )
 

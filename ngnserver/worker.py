@@ -19,7 +19,7 @@ from ngnserver.core import (
     sync,
 )
 from ngnserver.core.sealing import PasswordSealer
-from ngnserver.core.sync import ixc_bqn
+from ngnserver.core.sync import ixc_bqn, ozmap_ixc
 from ngnserver.db import Database
 
 
@@ -43,7 +43,11 @@ def sync_intervals(settings: config.Settings) -> dict[str, float | None]:
     periodically once it is configured, at its interval (5 minutes unless set; ``off``
     turns it off)."""
     configured = not ixc_bqn.missing_settings(settings)
-    return {ixc_bqn.NAME: settings.sync_ixc_bqn_interval if configured else None}
+    ozmap_configured = not ozmap_ixc.missing_settings(settings)
+    return {
+        ixc_bqn.NAME: settings.sync_ixc_bqn_interval if configured else None,
+        ozmap_ixc.NAME: settings.sync_ozmap_ixc_interval if ozmap_configured else None,
+    }
 
 
 def make_worker(settings: config.Settings, database: Database, worker_id: str | None = None,

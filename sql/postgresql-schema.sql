@@ -731,5 +731,60 @@ CREATE TABLE sip_phonebook_entries (
 
 UPDATE alembic_version SET version_num='0015' WHERE alembic_version.version_num = '0014';
 
+-- Running upgrade 0015 -> 0016
+
+CREATE TABLE sync_cursors (
+    name VARCHAR(128) NOT NULL, 
+    position VARCHAR(64), 
+    seen JSON NOT NULL, 
+    pending JSON NOT NULL, 
+    updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_sync_cursors PRIMARY KEY (name)
+);
+
+CREATE TABLE ozmap_box_links (
+    id SERIAL NOT NULL, 
+    ozmap_box_id VARCHAR(64) NOT NULL, 
+    ozmap_splitter_id VARCHAR(64), 
+    source VARCHAR(16) NOT NULL, 
+    ixc_caixa_id VARCHAR(20) NOT NULL, 
+    ozmap_project_id VARCHAR(64) NOT NULL, 
+    name VARCHAR(255) NOT NULL, 
+    last_hash VARCHAR(64) NOT NULL, 
+    removed BOOLEAN NOT NULL, 
+    updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_ozmap_box_links PRIMARY KEY (id), 
+    CONSTRAINT ck_ozmap_box_links_source CHECK (source IN ('box', 'splitter', 'building'))
+);
+
+CREATE UNIQUE INDEX uq_ozmap_box_links_caixa ON ozmap_box_links (ixc_caixa_id);
+
+CREATE UNIQUE INDEX uq_ozmap_box_links_box_splitter ON ozmap_box_links (ozmap_box_id, ozmap_splitter_id);
+
+CREATE UNIQUE INDEX uq_ozmap_box_links_whole_box ON ozmap_box_links (ozmap_box_id) WHERE ozmap_splitter_id IS NULL;
+
+CREATE TABLE ozmap_client_links (
+    id SERIAL NOT NULL, 
+    ixc_login_id VARCHAR(20) NOT NULL, 
+    login VARCHAR(255) NOT NULL, 
+    ozmap_property_id VARCHAR(64), 
+    ozmap_client_id VARCHAR(64), 
+    to_ixc_hash VARCHAR(64) NOT NULL, 
+    to_ozmap_hash VARCHAR(64) NOT NULL, 
+    state JSON NOT NULL, 
+    updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_ozmap_client_links PRIMARY KEY (id)
+);
+
+CREATE UNIQUE INDEX uq_ozmap_client_links_login ON ozmap_client_links (ixc_login_id);
+
+CREATE INDEX ix_ozmap_client_links_property ON ozmap_client_links (ozmap_property_id);
+
+CREATE INDEX ix_ozmap_client_links_client ON ozmap_client_links (ozmap_client_id);
+
+CREATE INDEX ix_ozmap_client_links_code ON ozmap_client_links (login);
+
+UPDATE alembic_version SET version_num='0016' WHERE alembic_version.version_num = '0015';
+
 COMMIT;
 

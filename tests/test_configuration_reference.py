@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-TABLES = ("ikano", "dcim", "ixc", "bqn")
+TABLES = ("ikano", "dcim", "ixc", "bqn", "ozmap", "ozmap_ixc")
 
 
 def read_by_the_code() -> set[str]:

@@ -8,6 +8,7 @@ from ngnserver.models import (  # noqa: F401  (register the tables)
     enum,
     job,
     login,
+    ozmap,
     pstn,
     server,
     sip,

@@ -76,3 +76,23 @@ class SyncRunError(Base):
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_sync_run_errors_run_id", "run_id"), {"sqlite_autoincrement": True})
+
+
+class SyncCursor(Base):
+    """Where an incremental sync stands in a source it reads by change time (OZmap's
+    ``updatedAt``): ``name`` (``<sync>:<what>``, e.g. ``ozmap-ixc:boxes``), ``position`` (the
+    change time, as the source wrote it, of the last object whose writes were all made; NULL:
+    from the start), ``seen`` (the ids of the objects at exactly ``position`` already done:
+    the next read asks ``>= position`` and skips them) and ``pending`` (ids of objects a write
+    failed for, read again by id at the next run). Read and written only through
+    :class:`ngnserver.core.sync.cursor.Cursor`."""
+
+    __tablename__ = "sync_cursors"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    position: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seen: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    pending: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )

@@ -84,7 +84,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "razao", "fantasia", "cnpj_cpf", "ativo", "endereco", "latitude", "longitude",
         "telefone_celular", "email",
     ),
-}  # fmt: skip
+}
 """The tables the simulator knows and their columns (vendors.md 3.2)."""
 
 CONTRACT_STATUSES = ("P", "A", "I", "N", "D")
@@ -390,7 +390,7 @@ SEED: dict[str, list[dict[str, str]]] = {
         {"id": "4", "login": "davi", "senha": "ppp-Secret-davi", "ativo": "S", "online": "SS",
          "id_cliente": "4", "id_contrato": "4", "id_grupo": "1", "ip": "100.64.0.4"},
     ],
-}  # fmt: skip
+}
 """A small ISP: two projects, two OLTs, a box, plans in several units (and a non-Internet
 one), contracts in every status, logins online, offline and in the "SS" state."""
 
@@ -454,3 +454,37 @@ def populate(
                     "pd_ipv6": f"2001:db8:{index >> 8:x}:{(index & 0xFF) << 8:x}::/56",
                 },
             )
+
+
+def populate_fiber(
+    ixc: IxcSimulator, *, projects: int = 4, transmitters: int = 0, logins: int = 0
+) -> None:
+    """The IXC side of :func:`tests.support.ozmap_simulator.generate_plant`: projects
+    ``Projeto <n>``, transmitters with the generated OLTs' IPs, and ``logins`` active fiber
+    logins ``cliente<n>``, each with its ONU (``radpop_radio_cliente_fibra``), not yet on a
+    box. Straight into the tables: 50,000 logins take a second or two."""
+    from tests.support.ozmap_simulator import olt_ip
+
+    with ixc._lock:
+        for number in range(projects):
+            ixc._insert("df_projeto", {"nome": f"Projeto {number + 1}", "status": "A"})
+        for number in range(transmitters):
+            ixc._insert("radpop_radio", {"descricao": f"OLT {number + 1}", "ip": olt_ip(number)})
+        users, onus = ixc.tables["radusuarios"], ixc.tables["radpop_radio_cliente_fibra"]
+        first_user, first_onu = (
+            ixc._next_ids["radusuarios"],
+            ixc._next_ids["radpop_radio_cliente_fibra"],
+        )
+        for number in range(logins):
+            user_id, onu_id = first_user + number, first_onu + number
+            users[user_id] = _row("radusuarios", {
+                "id": str(user_id), "login": f"cliente{number + 1}", "ativo": "S", "online": "S",
+                "tipo_conexao_mapa": "F", "id_contrato": str(number + 1),
+            })
+            onus[onu_id] = _row("radpop_radio_cliente_fibra", {
+                "id": str(onu_id), "id_login": str(user_id), "nome": f"ONU {number + 1}",
+            })
+        ixc._next_ids["radusuarios"] = first_user + logins
+        ixc._next_ids["radpop_radio_cliente_fibra"] = first_onu + logins
+        ixc._versions["radusuarios"] += 1
+        ixc._versions["radpop_radio_cliente_fibra"] += 1

@@ -79,7 +79,7 @@ MODELS = (
     "projects", "boxes", "buildings", "horizontal-condominiums", "splitters", "olts",
     "ftth-clients", "properties", "drops", "network-connectors", "network-connectables",
     "fibers", "regions", "pops", "base-boxes",
-)  # fmt: skip
+)
 
 BATCH_FIELDS = {
     "ftth-clients": frozenset({"status", "implanted", "certified"}),
@@ -750,44 +750,102 @@ def generate_plant(
     splitters_per_box: int = 3,
     outputs: int = 8,
     projects: int = 4,
+    olts: int = 0,
+    clients: int = 0,
     seed: int = 19,
 ) -> list[str]:
-    """Fill the simulator with a plant: ``projects`` projects, ``boxes`` boxes spread over
-    them with coordinates, and ``splitters_per_box`` splitters in each (the first of a box
-    its drop splitter). Returns the box ids, in creation order."""
+    """Fill the simulator with a plant: ``projects`` projects (``Projeto <n>``), ``boxes``
+    boxes spread over them with coordinates, and ``splitters_per_box`` splitters in each (the
+    first of a box its drop splitter). With ``olts``, that many OLTs (IP ``10.255.<n>``...,
+    as :func:`tests.support.ixc_simulator.populate_fiber` names IXC's transmitters) feed the
+    drop splitters in turn; with ``clients``, that many properties with an FTTH client of
+    code ``cliente<n>`` (the IXC logins ``populate_fiber`` makes) fill the drop splitters'
+    ports box after box. Built straight into the store: 20,000 boxes, 60,000 splitters and
+    50,000 clients take a few seconds. Returns the box ids, in creation order."""
     rng = random.Random(seed)
     project_ids = [ozmap.add("projects", name=f"Projeto {n + 1}")["id"] for n in range(projects)]
+    olt_ids = [ozmap.add("olts", name=f"OLT {n + 1}", ip=olt_ip(n))["id"] for n in range(olts)]
     box_ids: list[str] = []
+    drops: list[dict[str, Any]] = []
     with ozmap._lock:
+        now = ozmap._now()
+        store = ozmap.store
         for number in range(boxes):
-            box = ozmap._create(
-                "boxes",
-                {
-                    "name": f"CTO-{number + 1:05d}",
-                    "kind": "Box",
-                    "project": project_ids[number % projects],
-                    "coords": [
-                        round(-49.3 + rng.random() / 10, 6),
-                        round(-25.5 + rng.random() / 10, 6),
-                    ],
-                    "implanted": True,
-                    "draft": False,
-                },
-            )
-            box_ids.append(box["id"])
+            box_id = ozmap._new_id()
+            box = {
+                "id": box_id,
+                "name": f"CTO-{number + 1:05d}",
+                "kind": "Box",
+                "project": project_ids[number % projects],
+                "coords": [
+                    round(-49.3 + rng.random() / 10, 6),
+                    round(-25.5 + rng.random() / 10, 6),
+                ],
+                "implanted": True,
+                "draft": False,
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            store["boxes"][box_id] = box
+            box_ids.append(box_id)
             for index in range(splitters_per_box):
-                ozmap._create(
-                    "splitters",
+                splitter_id = ozmap._new_id()
+                feed = olt_ids[number % len(olt_ids)] if olt_ids and index == 0 else None
+                splitter = {
+                    "id": splitter_id,
+                    "name": f"SPL-{number + 1:05d}-{index + 1}",
+                    "kind": "Splitter",
+                    "parent": box_id,
+                    "project": box["project"],
+                    "splitterType": f"1x{outputs}",
+                    "isDrop": index == 0,
+                    "implanted": True,
+                    "connectables": {"input": [feed], "output": [None] * outputs},
+                    "ports": [{"index": i, "blocked": False} for i in range(1, outputs + 1)],
+                    "createdAt": now,
+                    "updatedAt": now,
+                }
+                store["splitters"][splitter_id] = splitter
+                if index == 0:
+                    drops.append(splitter)
+        for number in range(min(clients, len(drops) * outputs)):
+            splitter = drops[number // outputs]
+            port = number % outputs + 1
+            box = store["boxes"][splitter["parent"]]
+            client_id, property_id, drop_id = ozmap._new_id(), ozmap._new_id(), ozmap._new_id()
+            code = f"cliente{number + 1}"
+            store["ftth-clients"][client_id] = {
+                "id": client_id, "code": code, "name": f"Cliente {number + 1}", "status": 0,
+                "implanted": True, "certified": False, "createdAt": now, "updatedAt": now,
+            }
+            store["drops"][drop_id] = {"id": drop_id, "kind": "Drop", "createdAt": now,
+                                       "updatedAt": now}
+            splitter["connectables"]["output"][port - 1] = drop_id
+            store["properties"][property_id] = {
+                "id": property_id,
+                "kind": "Property",
+                "project": box["project"],
+                "box": box["id"],
+                "coords": [box["coords"][0] + 0.0001 * port, box["coords"][1]],
+                "address": "",
+                "client": client_id,
+                "drop": drop_id,
+                "connections": [
                     {
-                        "name": f"SPL-{number + 1:05d}-{index + 1}",
+                        "id": splitter["id"],
+                        "name": splitter["name"],
                         "kind": "Splitter",
-                        "parent": box["id"],
-                        "project": box["project"],
-                        "splitterType": f"1x{outputs}",
-                        "isDrop": index == 0,
+                        "port": port,
                         "implanted": True,
-                        "connectables": {"input": [None], "output": [None] * outputs},
-                        "ports": [{"index": i, "blocked": False} for i in range(1, outputs + 1)],
-                    },
-                )
+                        "fiber": drop_id,
+                    }
+                ],
+                "createdAt": now,
+                "updatedAt": now,
+            }
     return box_ids
+
+
+def olt_ip(number: int) -> str:
+    """The IP of the generated OLT ``number`` (from 0)."""
+    return f"10.255.{number // 250}.{number % 250 + 1}"

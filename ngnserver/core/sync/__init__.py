@@ -18,6 +18,11 @@ object it concerns and the run goes on; a write that depends on a failed one is 
 :class:`SyncFailed`, from either step, stops the run (``failed``), and so do ``max_errors``
 failed writes. The run's row shows its counts as each stage ends.
 
+A sync that reads its source incrementally keeps cursors (:mod:`ngnserver.core.sync.cursor`):
+the engine calls :meth:`Sync.settle` with the writes made and failed so far after each stage,
+every :data:`SETTLE_EVERY` writes and when the run ends (not in a dry run), so the sync can
+move its cursors over what is finished, and only that.
+
 The worker starts runs itself: :func:`schedule_due` queues a job (kind ``sync``) for each sync
 whose interval has passed since its last run, and :func:`queue` queues one on demand.
 """
@@ -41,6 +46,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ngnserver.core import jobs
+from ngnserver.core.sync.cursor import Cursor, CursorWalk, WriteKey, fingerprint
 from ngnserver.db import AlreadyRunning
 from ngnserver.models.base import utcnow
 from ngnserver.models.job import Job
@@ -55,6 +61,9 @@ ACTIONS = (CREATE, UPDATE, DELETE)
 JOB_KIND = "sync"
 RECORD_KIND = "sync_run"
 ERRORS_KEPT = 10_000  # error rows written for one run at most; the count goes on
+SETTLE_EVERY = 500  # writes ended between two calls of Sync.settle within a stage
+
+__all__ = ["Cursor", "CursorWalk", "WriteKey", "fingerprint"]
 
 
 class SyncFailed(Exception):
@@ -110,6 +119,12 @@ class Sync(ABC):
 
     name: str = ""
     kinds: tuple[str, ...] = ()
+    write_connections: int | None = None
+    """Writes sent at once when the caller does not say (None: the BQN's setting)."""
+
+    def bind(self, database: Any) -> None:
+        """The database the run is recorded in, given before :meth:`plan`: a sync that keeps
+        state (links, cursors) keeps it there."""
 
     @abstractmethod
     def plan(self) -> Plan:
@@ -120,6 +135,13 @@ class Sync(ABC):
     def apply(self, write: Write) -> None:
         """Make one write. Any exception fails this write only (it is recorded with its
         object); :class:`SyncFailed` stops the run."""
+
+    def settle(self, done: frozenset[WriteKey], failed: frozenset[WriteKey]) -> None:
+        """The writes made (``done``) and failed (``failed``, with those not sent because one
+        they needed failed) so far in this run, every one since the run began: the place to
+        save cursors (:meth:`CursorWalk.settled`). Called by the engine after each stage,
+        every :data:`SETTLE_EVERY` writes, and once more when the run ends, whether it ended
+        well or not (not in a dry run). An exception here fails the run."""
 
     def close(self) -> None:
         """Release the clients (connections)."""
@@ -180,6 +202,7 @@ def execute(
         raise ValueError(f"a sync needs at least one write connection, not {connections}")
     try:
         with database.exclusive(lock_name(sync.name)):
+            sync.bind(database)
             run_id = _start(database, sync.name, dry_run, started_by, run_id)
             return _Run(database, sync, run_id, dry_run, connections, max_errors, progress).go()
     except AlreadyRunning as exc:
@@ -267,6 +290,8 @@ class _Run:
         self.unsaved: list[ObjectError] = []
         self.writes = 0
         self.failed: set[tuple[str, str]] = set()
+        self.done: set[tuple[str, str]] = set()
+        self.sending = False
 
     def go(self) -> RunResult:
         began = time.monotonic()
@@ -279,12 +304,20 @@ class _Run:
             else:
                 for kind, outcomes in plan.counts.items():
                     self.counts[kind].update(outcomes)
+                self.sending = True
                 self._send(plan.writes)
         except SyncFailed as exc:
             status, message = "failed", str(exc)
         except Exception as exc:
             log.exception("sync %s run %s crashed", self.sync.name, self.run_id)
             status, message = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        if self.sending:
+            try:
+                self._settle()
+            except Exception as exc:
+                log.exception("sync %s run %s could not settle", self.sync.name, self.run_id)
+                if status != "failed":
+                    status, message = "failed", f"cannot save where the run stands: {exc}"
         if status == "ok" and self.error_count:
             status = "errors"
             message = f"{self.error_count} objects could not be written"
@@ -330,11 +363,18 @@ class _Run:
                     if error is None:
                         self.writes += 1
                         self.counts[write.kind][write.action] += 1
+                        self.done.add((write.kind, write.key))
                     else:
                         self._failed(write, error)
                     if self.progress is not None:
                         self.progress(done, total)
+                    if done % SETTLE_EVERY == 0:
+                        self._settle()
                 self._save_progress()
+                self._settle()
+
+    def _settle(self) -> None:
+        self.sync.settle(frozenset(self.done), frozenset(self.failed))
 
     def _stage(
         self, pool: ThreadPoolExecutor, writes: list[Write]
@@ -545,7 +585,7 @@ def _run_job(run: jobs.JobRun) -> None:
             context.database,
             sync,
             dry_run=bool(run.data.get("dry_run")),
-            connections=settings.bqn.write_connections,
+            connections=sync.write_connections or settings.bqn.write_connections,
             max_errors=settings.sync_max_errors,
             started_by=f"worker {who()}",
             run_id=run.record_id,
