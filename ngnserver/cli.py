@@ -331,7 +331,23 @@ def sync_ixc_bqn(dry_run: bool, verbose: bool) -> None:
     _run_sync(ixc_bqn.NAME, dry_run, verbose)
 
 
-def _run_sync(name: str, dry_run: bool, verbose: bool) -> None:
+@sync_group.command("ixc-ozmap")
+@click.option("--dry-run", is_flag=True, help="Compute and print the writes; make none.")
+@click.option("--verbose", is_flag=True, help="Print every write and every object that failed.")
+@click.option("--only", "only_login", metavar="LOGIN_ID", default=None,
+              help="Sync this one IXC login (radusuarios id) now.")  # fmt: skip
+def sync_ixc_ozmap(dry_run: bool, verbose: bool, only_login: str | None) -> None:
+    """IXC fiber logins -> OZmap clients on their boxes and ports: creation, name,
+    activation, withdrawal and cancellation, status and power (only what differs from what
+    the last runs wrote)."""
+    _count_vendor_calls(_settings(key=False))
+    from ngnserver.core.sync import ixc_ozmap
+
+    factory = (lambda settings: ixc_ozmap.build(settings, only=only_login)) if only_login else None
+    _run_sync(ixc_ozmap.NAME, dry_run, verbose, factory)
+
+
+def _run_sync(name: str, dry_run: bool, verbose: bool, factory: Any = None) -> None:
     import json
 
     from sqlalchemy.exc import SQLAlchemyError
@@ -343,14 +359,15 @@ def _run_sync(name: str, dry_run: bool, verbose: bool) -> None:
     settings = _settings(key=False)  # a sync seals nothing
     logs.setup("DEBUG" if verbose else settings.log_level)
     try:
-        runner = sync.create(name, settings)
+        runner = factory(settings) if factory else sync.create(name, settings)
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     database = _database(settings)
     bar = _ProgressBar(f"sync {name}") if sys.stdout.isatty() and not dry_run else None
     try:
         result = sync.execute(
-            database, runner, dry_run=dry_run, connections=settings.bqn.write_connections,
+            database, runner, dry_run=dry_run,
+            connections=runner.write_connections or settings.bqn.write_connections,
             max_errors=settings.sync_max_errors, started_by=f"cli {sync.who()}",
             progress=bar.update if bar else None,
         )  # fmt: skip

@@ -19,7 +19,7 @@ from ngnserver.core import (
     sync,
 )
 from ngnserver.core.sealing import PasswordSealer
-from ngnserver.core.sync import ixc_bqn
+from ngnserver.core.sync import ixc_bqn, ixc_ozmap
 from ngnserver.db import Database
 
 
@@ -43,7 +43,10 @@ def sync_intervals(settings: config.Settings) -> dict[str, float | None]:
     periodically once it is configured, at its interval (5 minutes unless set; ``off``
     turns it off)."""
     configured = not ixc_bqn.missing_settings(settings)
-    return {ixc_bqn.NAME: settings.sync_ixc_bqn_interval if configured else None}
+    intervals = {ixc_bqn.NAME: settings.sync_ixc_bqn_interval if configured else None}
+    ixc_ozmap_configured = not ixc_ozmap.missing_settings(settings)
+    intervals[ixc_ozmap.NAME] = settings.sync_ixc_ozmap_interval if ixc_ozmap_configured else None
+    return intervals
 
 
 def make_worker(settings: config.Settings, database: Database, worker_id: str | None = None,

@@ -15,7 +15,7 @@ from ngnserver.core import records, sync
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.queries import Query, fetch_page
-from ngnserver.core.sync import ixc_bqn  # noqa: F401  (registers the sync ixc-bqn)
+from ngnserver.core.sync import ixc_bqn, ixc_ozmap  # noqa: F401  (register the syncs ixc-bqn, ixc-ozmap)
 from ngnserver.models import Customer
 from ngnserver.models.dns import DnsRecord, DnsZone
 from ngnserver.models.enum import EnumNumber, EnumRange

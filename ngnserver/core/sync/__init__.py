@@ -118,6 +118,12 @@ class Sync(ABC):
 
     name: str = ""
     kinds: tuple[str, ...] = ()
+    write_connections: int | None = None
+    """Writes sent at once when the caller does not say (None: the BQN's setting)."""
+
+    def bind(self, database: Any) -> None:
+        """The database the run is recorded in, given before :meth:`plan`: a sync that keeps
+        state (links, cursors) keeps it there."""
 
     @abstractmethod
     def plan(self) -> Plan:
@@ -195,6 +201,7 @@ def execute(
         raise ValueError(f"a sync needs at least one write connection, not {connections}")
     try:
         with database.exclusive(lock_name(sync.name)):
+            sync.bind(database)
             run_id = _start(database, sync.name, dry_run, started_by, run_id)
             return _Run(database, sync, run_id, dry_run, connections, max_errors, progress).go()
     except AlreadyRunning as exc:
@@ -575,7 +582,7 @@ def _run_job(run: jobs.JobRun) -> None:
             context.database,
             sync,
             dry_run=bool(run.data.get("dry_run")),
-            connections=settings.bqn.write_connections,
+            connections=sync.write_connections or settings.bqn.write_connections,
             max_errors=settings.sync_max_errors,
             started_by=f"worker {who()}",
             run_id=run.record_id,
