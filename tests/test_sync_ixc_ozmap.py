@@ -464,3 +464,29 @@ def test_start_sync_and_get_sync_runs_take_its_name_over_soap(env, server):
     with pytest.raises(SoapFault) as info:
         server.admin().call("Network", "startSync", name="ixc-ozmap", dryRun=False)
     assert info.value.errorcode == 11002 and "NGNSERVER_OZMAP_URL" in info.value.errorstring
+
+
+def test_splitter_and_condominium_links_connect_to_their_own_splitter(env):
+    second = env.ozmap.add_splitter(env.box, outputs=4, name="SPL-B")["id"]
+    building = env.ozmap.add("buildings", name="Edificio Sol", project=env.project)["id"]
+    floor = env.ozmap.add_splitter(building, outputs=4, name="SPL-Andar-1")["id"]
+    env.ixc.add("rad_caixa_ftth", id="20", descricao="CTO-01-B", status="A")
+    env.ixc.add("rad_caixa_ftth", id="21", descricao="Edificio Sol-SPL-Andar-1", status="A")
+    with env.database.transaction() as session:
+        for caixa, box, splitter, source in (
+            ("20", env.box, second, "splitter"),
+            ("21", building, floor, "building"),
+        ):
+            state_db.save_box_link(
+                session,
+                state_db.BoxLink(box, splitter, source, caixa, ozmap_project_id=env.project),
+            )
+    add_login(env.ixc, "1", "ana", caixa="20", port="2")
+    add_login(env.ixc, "2", "bruno", caixa="21", port="3")
+    assert env.run().status == "ok"
+    assert env.property_of("ana")["connections"][0]["id"] == second
+    assert env.outputs(second)[1] is not None and env.outputs()[1] is None
+    assert env.property_of("bruno")["connections"][0]["id"] == floor
+    assert env.outputs(floor)[2] is not None
+    env.fresh()
+    assert env.run().writes == 0
