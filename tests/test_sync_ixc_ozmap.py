@@ -9,6 +9,11 @@ line and the worker's schedule."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -488,5 +493,54 @@ def test_splitter_and_condominium_links_connect_to_their_own_splitter(env):
     assert env.outputs(second)[1] is not None and env.outputs()[1] is None
     assert env.property_of("bruno")["connections"][0]["id"] == floor
     assert env.outputs(floor)[2] is not None
+    env.fresh()
+    assert env.run().writes == 0
+
+
+def test_a_command_killed_half_way_and_run_again_loses_and_duplicates_nothing(env):
+    for n in range(1, 13):
+        add_login(
+            env.ixc, str(n), f"k{n}", port=str(1 + (n - 1) % 8), caixa="10" if n <= 8 else "11"
+        )
+    env.ozmap.latency = 0.1
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NGNSERVER_")}
+    environ.update(
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        NGNSERVER_DATABASE_URL=env.database.url,
+        NGNSERVER_STATE_DIR=str(env.tmp_path),
+        NGNSERVER_ADMIN_USERNAME="admin",
+        NGNSERVER_ADMIN_PASSWORD="secret",
+        NGNSERVER_IXC_URL=env.settings.ixc.url,
+        NGNSERVER_IXC_TOKEN=env.settings.ixc.token,
+        NGNSERVER_OZMAP_URL=env.settings.ozmap.url,
+        NGNSERVER_OZMAP_KEY=env.settings.ozmap.key,
+        NGNSERVER_OZMAP_WRITE_CONNECTIONS="1",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ngnserver.cli", "sync", "ixc-ozmap"],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(env.ozmap.store["properties"]) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    made = len(env.ozmap.store["properties"])
+    assert 3 <= made < 12, "the command was not stopped half-way"
+    env.ozmap.latency = 0.0
+    result = env.run()
+    assert result.status == "ok", result.message
+    codes = sorted(c["code"] for c in env.ozmap.store["ftth-clients"].values())
+    assert codes == sorted(f"k{n}" for n in range(1, 13))
+    assert len(env.ozmap.store["properties"]) == 12
+    with env.database.transaction(write=False) as session:
+        statuses = session.execute(select(SyncRun.status).order_by(SyncRun.id)).scalars().all()
+    assert statuses == ["interrupted", "ok"]
     env.fresh()
     assert env.run().writes == 0
