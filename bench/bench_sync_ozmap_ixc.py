@@ -50,7 +50,7 @@ def _serve(connection: Any, kind: str, options: dict[str, Any]) -> None:
     simulator.latency = options["latency"]
     with simulator:
         connection.send((simulator.url, credential))
-        while (command := connection.recv()) != "stop":
+        while connection.recv() != "stop":
             connection.send((simulator.count(), simulator.writes()))
 
 

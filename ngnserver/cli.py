@@ -346,6 +346,22 @@ def sync_ozmap_ixc(dry_run: bool, verbose: bool, only: str | None) -> None:
     _run_sync(ozmap_ixc.NAME, dry_run, verbose, factory)
 
 
+@sync_group.command("ixc-ozmap")
+@click.option("--dry-run", is_flag=True, help="Compute and print the writes; make none.")
+@click.option("--verbose", is_flag=True, help="Print every write and every object that failed.")
+@click.option("--only", "only_login", metavar="LOGIN_ID", default=None,
+              help="Sync this one IXC login (radusuarios id) now.")  # fmt: skip
+def sync_ixc_ozmap(dry_run: bool, verbose: bool, only_login: str | None) -> None:
+    """IXC fiber logins -> OZmap clients on their boxes and ports: creation, name,
+    activation, withdrawal and cancellation, status and power (only what differs from what
+    the last runs wrote)."""
+    _count_vendor_calls(_settings(key=False))
+    from ngnserver.core.sync import ixc_ozmap
+
+    factory = (lambda settings: ixc_ozmap.build(settings, only=only_login)) if only_login else None
+    _run_sync(ixc_ozmap.NAME, dry_run, verbose, factory)
+
+
 def _run_sync(name: str, dry_run: bool, verbose: bool, factory: Any = None) -> None:
     import json
 

@@ -19,7 +19,7 @@ from ngnserver.core import (
     sync,
 )
 from ngnserver.core.sealing import PasswordSealer
-from ngnserver.core.sync import ixc_bqn, ozmap_ixc
+from ngnserver.core.sync import ixc_bqn, ixc_ozmap, ozmap_ixc
 from ngnserver.db import Database
 
 
@@ -44,9 +44,11 @@ def sync_intervals(settings: config.Settings) -> dict[str, float | None]:
     turns it off)."""
     configured = not ixc_bqn.missing_settings(settings)
     ozmap_configured = not ozmap_ixc.missing_settings(settings)
+    ixc_ozmap_configured = not ixc_ozmap.missing_settings(settings)
     return {
         ixc_bqn.NAME: settings.sync_ixc_bqn_interval if configured else None,
         ozmap_ixc.NAME: settings.sync_ozmap_ixc_interval if ozmap_configured else None,
+        ixc_ozmap.NAME: settings.sync_ixc_ozmap_interval if ixc_ozmap_configured else None,
     }
 
 

@@ -174,7 +174,7 @@ def test_sync_runs_list_with_filter_order_range_and_total(synced):
 
 def test_unknown_and_unconfigured_syncs_and_other_callers_are_refused(server, synced):
     admin = synced.admin()
-    unknown = refused(11001, admin, "startSync", name="ixc-ozmap", dryRun=False)
+    unknown = refused(11001, admin, "startSync", name="ixc-nowhere", dryRun=False)
     assert unknown.faultcode == "SOAP-ENV:Client" and "ixc-bqn" in unknown.errorstring
     refused(2007, admin, "startSync", name="", dryRun=False)
 

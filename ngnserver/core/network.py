@@ -15,7 +15,7 @@ from ngnserver.core import records, sync
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.queries import Query, fetch_page
-from ngnserver.core.sync import ixc_bqn, ozmap_ixc  # noqa: F401  (register the syncs ixc-bqn, ozmap-ixc)
+from ngnserver.core.sync import ixc_bqn, ixc_ozmap, ozmap_ixc  # noqa: F401  (register the syncs)
 from ngnserver.models import Customer
 from ngnserver.models.dns import DnsRecord, DnsZone
 from ngnserver.models.enum import EnumNumber, EnumRange
