@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ngnserver.config import IxcSettings, OzmapIxcSettings, OzmapSettings, Settings
 from ngnserver.core import sync
-from ngnserver.core.sync import ozmap_ixc
+from ngnserver.core.sync import ixc_ozmap, ozmap_ixc
 from ngnserver.db import Database
 from tests.support.ixc_simulator import IxcSimulator, populate_fiber
 from tests.support.ozmap_simulator import OzmapSimulator, generate_plant
@@ -105,7 +105,7 @@ def main() -> None:
             ixc=IxcSettings(url=ixc.url, token=ixc.credential),
             ozmap_ixc=OzmapIxcSettings(box_style="bench"),
         )
-        for direction, build in (("ozmap-ixc", ozmap_ixc.build),):
+        for direction, build in (("ozmap-ixc", ozmap_ixc.build), ("ixc-ozmap", ixc_ozmap.build)):
             for label in ("first", "no change"):
                 before = ozmap.counts(), ixc.counts()
                 runner = build(settings)
