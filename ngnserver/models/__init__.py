@@ -1,6 +1,21 @@
 """SQLAlchemy tables, one module per area. Import this package to get every table mapped."""
 
-from ngnserver.models import audit, credit, dns, dsl, enum, job, login, pstn, server, sip, sync  # noqa: F401  (register the tables)
+from ngnserver.models import (  # noqa: F401  (register the tables)
+    audit,
+    credit,
+    dns,
+    dsl,
+    enum,
+    job,
+    login,
+    prepaid,
+    pstn,
+    rating,
+    server,
+    sip,
+    sync,
+    voicemail,
+)
 from ngnserver.models.base import Base
 from ngnserver.models.customer import Customer, CustomerProperty, ResellerSize
 

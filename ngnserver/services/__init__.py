@@ -9,17 +9,31 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import spyne  # noqa: F401
 
-from ngnserver.services import customer, dns, dsl, enum, network, pstn, server, sip
+from ngnserver.services import (
+    customer,
+    dns,
+    dsl,
+    enum,
+    network,
+    prepaid,
+    pstn,
+    rating,
+    server,
+    sip,
+    voicemail,
+)
 
 # (port name, port namespace, service class or classes) for every port this server serves
 PORTS = [
     ("Customer", customer.NAMESPACE, customer.CustomerService),
-    ("Sip", sip.NAMESPACE, (sip.SipService, pstn.PstnService)),
+    ("Sip", sip.NAMESPACE, (sip.SipService, pstn.PstnService, prepaid.PrepaidService)),
     ("Enum", enum.NAMESPACE, enum.EnumService),
     ("Dns", dns.NAMESPACE, dns.DnsService),
     ("Network", network.NAMESPACE, network.NetworkService),
     ("Dsl", dsl.NAMESPACE, dsl.DslServicePort),
     ("Server", server.NAMESPACE, server.ServerServicePort),
+    ("Voicemail", voicemail.NAMESPACE, voicemail.VoicemailService),
+    ("Rating", rating.NAMESPACE, rating.RatingService),
 ]
 
 # Un-namespaced operation names some clients send -> (port name, operation).
