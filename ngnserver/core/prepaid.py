@@ -153,16 +153,17 @@ class Prepaid:
         self.sealer = sealer
         self.max_rows = max_rows
 
-    def account(self, sip_id: Mapping[str, Any] | None, prepaid: bool = True) -> SipAccount:
-        """The SIP account in the caller's scope, share-locked until the transaction ends (no
-        deletion or prepaid switch under a balance change); ``prepaid``: refused (1151)
-        when it is not prepaid."""
+    def account(self, sip_id: Mapping[str, Any] | None, prepaid: bool = True, lock: bool = False) -> SipAccount:
+        """The SIP account in the caller's scope; ``prepaid``: refused (1151) when it is not
+        prepaid; ``lock`` (for a balance change): share-locked until the transaction ends, so
+        that it is neither deleted nor switched to postpaid under the change."""
         username, domain = _sip_id(sip_id)
-        account = self.session.execute(
-            select(SipAccount)
-            .where(SipAccount.username == username, SipAccount.domain == domain, *visible(self.caller, SipAccount))
-            .with_for_update(read=True)
-        ).scalar_one_or_none()
+        stmt = select(SipAccount).where(
+            SipAccount.username == username, SipAccount.domain == domain, *visible(self.caller, SipAccount)
+        )
+        if lock:
+            stmt = stmt.with_for_update(read=True).execution_options(populate_existing=True)
+        account = self.session.execute(stmt).scalar_one_or_none()
         if account is None:
             raise NGNError(E.SIP_ACCOUNT_NOT_FOUND, f"SIP account {username}@{domain} does not exist.")
         if prepaid and not account.prepaid:
@@ -184,7 +185,7 @@ class Prepaid:
     def add_balance(self, sip_id: Mapping[str, Any] | None, value: Any, description: str | None) -> Change:
         """Add ``value`` (negative: take it) to the account's balance."""
         delta = amount(value, "value")
-        account = self.account(sip_id)
+        account = self.account(sip_id, lock=True)
         self._require_prepaid_changes(account)
         text = (description or "").strip() or ("Added by " if delta > 0 else "Taken by ") + self.caller.login
         return self._change(account, delta, ADD if delta > 0 else DEBIT, text, None)
@@ -212,7 +213,7 @@ class Prepaid:
         voucher_id, number = card.get("id"), _SPACES.sub("", str(card.get("number") or ""))
         if not voucher_id or not number:
             raise NGNError(E.MISSING_PARAMETER, "A prepaid card needs its id and its number.")
-        account = self.account(sip_id)
+        account = self.account(sip_id, lock=True)
         voucher = self.session.execute(
             select(PrepaidVoucher).where(PrepaidVoucher.id == voucher_id, PrepaidVoucher.reseller == account.reseller)
         ).scalar_one_or_none()
