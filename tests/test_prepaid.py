@@ -350,7 +350,7 @@ def test_concurrent_balance_changes_lose_no_update(deployed):
     admin = race_tenant(server)
     target = sip_id("1001", "race.example")
     results = all_at_once(24, lambda i: admin.call("Sip", "addBalance", sipId=target, value=1.25 if i % 3 else -0.5, description=f"n{i}"))
-    assert results.count(0) + results.count(1152) == 24
+    assert results.count(0) + results.count(1152) == 24, str(results)
     history = deployment.query("SELECT value_units, balance_units FROM prepaid_history ORDER BY id")
     assert len(history) == results.count(0)
     expected = sum(v for v, _ in history)

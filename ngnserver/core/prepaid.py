@@ -237,12 +237,12 @@ class Prepaid:
         values = {"b_account": account.id, "b_delta": units, "b_now": utcnow()}
         new = connection.execute(_CHANGE, values).scalar_one_or_none()
         if new is None:
-            current = connection.execute(_READ, values).scalar_one_or_none()
-            if current is None:
-                # the account's first change: its row is created (or a concurrent first
-                # change's is found) and the change tried once more
+            # no row, or one outside the bounds, or a concurrent first change's row, committed
+            # since the UPDATE began: the row is created unless there (a concurrent one is
+            # waited for) and the change tried once more, now on a row that is there
+            if connection.execute(_READ, values).scalar_one_or_none() is None:
                 insert_skipping_duplicates(self.session, PrepaidBalance.__table__, [{"account_id": account.id, "balance_units": 0}])
-                new = connection.execute(_CHANGE, values).scalar_one_or_none()
+            new = connection.execute(_CHANGE, values).scalar_one_or_none()
             if new is None:
                 self._refuse(account, delta, connection.execute(_READ, values).scalar_one())
         assert new is not None
