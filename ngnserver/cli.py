@@ -533,6 +533,37 @@ def audit(kind: str | None, key: str | None, login: str | None, since, limit: in
                                changes).rstrip())  # fmt: skip
 
 
+@main.group()
+def vouchers() -> None:
+    """Prepaid cards (vouchers) that add to the balance of prepaid SIP accounts."""
+
+
+@vouchers.command("create")
+@click.option("--count", type=int, required=True, help="How many vouchers to make (1 to 1000).")
+@click.option("--value", required=True, help="What each adds to a balance (up to 4 decimals), e.g. 25.00.")
+@click.option("--reseller", type=int, default=0, help="The reseller whose accounts they redeem on [0: the operator's own].")
+def vouchers_create(count: int, value: str, reseller: int) -> None:
+    """Make vouchers and print them, one per line: ID NUMBER VALUE. The numbers are shown
+    this once (the server keeps only a keyed digest of each)."""
+    from ngnserver.core.callers import Caller, Role
+    from ngnserver.core.errors import NGNError
+    from ngnserver.core.prepaid import make_vouchers
+
+    settings = _settings()
+    database = _database(settings)
+    caller = Caller(role=Role.ADMIN, login="ngnserver vouchers create", admin_login=True)
+    try:
+        with database.transaction(write=True) as session:
+            made = make_vouchers(session, caller, settings.sealer(), count, value, reseller)
+    except NGNError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        database.dispose()
+    for voucher in made:
+        click.echo(f"{voucher.id} {voucher.number} {voucher.value}")
+    click.echo(f"made {len(made)} vouchers of {made[0].value} for reseller {made[0].reseller}", err=True)
+
+
 @main.command()
 @click.option("--url", default="http://127.0.0.1:9200/ngnpro/", show_default=True, help="Endpoint address.")
 def wsdl(url: str) -> None:

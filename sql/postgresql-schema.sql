@@ -786,5 +786,94 @@ CREATE INDEX ix_ozmap_client_links_code ON ozmap_client_links (login);
 
 UPDATE alembic_version SET version_num='0016' WHERE alembic_version.version_num = '0015';
 
+-- Running upgrade 0016 -> 0017
+
+CREATE TABLE prepaid_vouchers (
+    id SERIAL NOT NULL, 
+    reseller INTEGER NOT NULL, 
+    number_digest BYTEA NOT NULL, 
+    value_units BIGINT NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    created_by VARCHAR(128) NOT NULL, 
+    redeem_date TIMESTAMP WITHOUT TIME ZONE, 
+    redeemed_by VARCHAR(320), 
+    CONSTRAINT pk_prepaid_vouchers PRIMARY KEY (id), 
+    CONSTRAINT ck_prepaid_vouchers_value_positive CHECK (value_units > 0)
+);
+
+CREATE INDEX ix_prepaid_vouchers_reseller ON prepaid_vouchers (reseller);
+
+CREATE TABLE prepaid_balances (
+    account_id INTEGER NOT NULL, 
+    balance_units BIGINT NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_prepaid_balances PRIMARY KEY (account_id), 
+    CONSTRAINT ck_prepaid_balances_balance_not_negative CHECK (balance_units >= 0), 
+    CONSTRAINT fk_prepaid_balances_account_id_sip_accounts FOREIGN KEY(account_id) REFERENCES sip_accounts (id) ON DELETE CASCADE
+);
+
+CREATE TABLE prepaid_history (
+    id SERIAL NOT NULL, 
+    account_id INTEGER NOT NULL, 
+    date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    action VARCHAR(32) NOT NULL, 
+    description VARCHAR(255) NOT NULL, 
+    value_units BIGINT NOT NULL, 
+    balance_units BIGINT NOT NULL, 
+    voucher_id INTEGER, 
+    login VARCHAR(128) NOT NULL, 
+    acting_as INTEGER, 
+    CONSTRAINT pk_prepaid_history PRIMARY KEY (id), 
+    CONSTRAINT fk_prepaid_history_account_id_sip_accounts FOREIGN KEY(account_id) REFERENCES sip_accounts (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_prepaid_history_account_id ON prepaid_history (account_id, id);
+
+CREATE TABLE rating_profiles (
+    id SERIAL NOT NULL, 
+    entity VARCHAR(330) NOT NULL, 
+    sip_account_id INTEGER, 
+    sip_domain_id INTEGER, 
+    customer_id INTEGER, 
+    profile_weekday VARCHAR(64) NOT NULL, 
+    profile_weekday_alt VARCHAR(64) NOT NULL, 
+    profile_weekend VARCHAR(64) NOT NULL, 
+    profile_weekend_alt VARCHAR(64) NOT NULL, 
+    timezone VARCHAR(64) NOT NULL, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_rating_profiles PRIMARY KEY (id), 
+    CONSTRAINT ck_rating_profiles_one_entity CHECK ((CASE WHEN sip_account_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN sip_domain_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN customer_id IS NULL THEN 0 ELSE 1 END) = 1), 
+    CONSTRAINT fk_rating_profiles_customer_id_customers FOREIGN KEY(customer_id) REFERENCES customers (id) ON DELETE CASCADE, 
+    CONSTRAINT fk_rating_profiles_sip_account_id_sip_accounts FOREIGN KEY(sip_account_id) REFERENCES sip_accounts (id) ON DELETE CASCADE, 
+    CONSTRAINT fk_rating_profiles_sip_domain_id_sip_domains FOREIGN KEY(sip_domain_id) REFERENCES sip_domains (id) ON DELETE CASCADE, 
+    CONSTRAINT uq_rating_profiles_entity UNIQUE (entity)
+);
+
+CREATE INDEX ix_rating_profiles_customer_id ON rating_profiles (customer_id);
+
+CREATE INDEX ix_rating_profiles_sip_account_id ON rating_profiles (sip_account_id);
+
+CREATE INDEX ix_rating_profiles_sip_domain_id ON rating_profiles (sip_domain_id);
+
+CREATE TABLE voicemail_accounts (
+    id SERIAL NOT NULL, 
+    account_id INTEGER NOT NULL, 
+    password_sealed BYTEA NOT NULL, 
+    name VARCHAR(255) NOT NULL, 
+    email VARCHAR(255) NOT NULL, 
+    info VARCHAR(255) NOT NULL, 
+    delete_after_email BOOLEAN NOT NULL, 
+    announcement BYTEA NOT NULL, 
+    announcement_date TIMESTAMP WITHOUT TIME ZONE, 
+    create_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    change_date TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    CONSTRAINT pk_voicemail_accounts PRIMARY KEY (id), 
+    CONSTRAINT fk_voicemail_accounts_account_id_sip_accounts FOREIGN KEY(account_id) REFERENCES sip_accounts (id) ON DELETE CASCADE, 
+    CONSTRAINT uq_voicemail_accounts_account_id UNIQUE (account_id)
+);
+
+UPDATE alembic_version SET version_num='0017' WHERE alembic_version.version_num = '0016';
+
 COMMIT;
 

@@ -27,9 +27,11 @@ class ErrorCode:
 
 
 class E:
-    """The error code table. Blocks: 1xxx SIP, 2xxx request, 3xxx ENUM, 4xxx authentication
-    and authorization, 5xxx customers, 6xxx credits, 7xxx DNS, 8xxx DSL, 9xxx server, 10xxx
-    dedicated servers and colocation, 11xxx syncs, 13xxx runtime data."""
+    """The error code table. Blocks: 1xxx SIP (1151-1199 prepaid balances and vouchers),
+    2xxx request, 3xxx ENUM, 4xxx authentication and authorization, 5xxx customers, 6xxx
+    credits, 7xxx DNS, 8xxx DSL, 9xxx server, 10xxx dedicated servers and colocation, 11xxx
+    syncs, 12001-12049 voicemail, 12051-12099 rating, 13xxx runtime data. 1010 (no voicemail
+    account) keeps the code CDRTool's pages take for "this account has no mailbox"."""
 
     SIP_DOMAIN_EXISTS = ErrorCode(1001, "Duplicate domain", "SIP domain already exists")
     SIP_DOMAIN_NOT_FOUND = ErrorCode(
@@ -37,6 +39,10 @@ class E:
     )
     SIP_DOMAIN_NOT_EMPTY = ErrorCode(
         1003, "Domain not empty", "the SIP domain still has accounts or aliases; delete them first"
+    )
+    VOICEMAIL_NOT_FOUND = ErrorCode(
+        1010, "Voicemail account not found",
+        "the SIP account has no voicemail account (or is outside the caller's scope); CDRTool shows no mailbox",
     )
     SIP_ACCOUNT_EXISTS = ErrorCode(1011, "Duplicate account", "SIP account already exists")
     SIP_ACCOUNT_NOT_FOUND = ErrorCode(
@@ -102,6 +108,15 @@ class E:
     SIP_PHONEBOOK_ENTRY_NOT_FOUND = ErrorCode(
         1108, "Phonebook entry not found", "the account's phonebook has no entry with that uri"
     )
+    SIP_NOT_PREPAID = ErrorCode(1151, "Not prepaid", "the SIP account is not prepaid, so it has no balance")
+    BALANCE_INSUFFICIENT = ErrorCode(
+        1152, "Insufficient balance", "the change would take the prepaid balance below 0"
+    )
+    BALANCE_LIMIT = ErrorCode(1153, "Balance limit", "the change would take the prepaid balance above its maximum")
+    VOUCHER_NOT_FOUND = ErrorCode(
+        1161, "Voucher not found", "no voucher of the account's reseller has that id and number"
+    )
+    VOUCHER_USED = ErrorCode(1162, "Voucher used", "the voucher was already redeemed (a voucher is used once)")
 
     MALFORMED_REQUEST = ErrorCode(2001, "Malformed request", "the body is not well-formed XML")
     DTD_REFUSED = ErrorCode(
@@ -276,6 +291,17 @@ class E:
         "this server provisions; SIP and media traces, media sessions and presence are held by the "
         "proxy, the media relay or the presence server",
     )
+
+    VOICEMAIL_EXISTS = ErrorCode(12001, "Duplicate voicemail account", "the SIP account already has a voicemail account")
+    VOICEMAIL_INVALID_ANNOUNCEMENT = ErrorCode(
+        12002, "Invalid announcement", "the announcement is not base64 or is larger than the limit"
+    )
+
+    RATING_ENTITY_NOT_FOUND = ErrorCode(
+        12051, "Entity not found",
+        "the rating entity names a SIP account, domain or customer that does not exist (or is outside the caller's scope)",
+    )
+    RATING_PROFILES_NOT_FOUND = ErrorCode(12052, "Profiles not found", "the entity has no rating profiles to delete")
 
     INTERNAL_ERROR = ErrorCode(
         9001, "Internal server error", "an unexpected server fault (logged)", Side.SERVER

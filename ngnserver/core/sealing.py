@@ -17,6 +17,9 @@ import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.hmac import HMAC
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 NONCE_BYTES = 12
 VERSION = b"\x01"  # leading byte of every sealed value, so the format can change later
@@ -31,6 +34,7 @@ class PasswordSealer:
         if len(raw) != 32:
             raise ValueError("the secret key must be 32 bytes, URL-safe base64 encoded")
         self._aead = AESGCM(raw)
+        self._digest_key = HKDF(SHA256(), 32, salt=None, info=b"ngnserver secret digests").derive(raw)
         self._dummy = self.seal(base64.urlsafe_b64encode(os.urandom(12)).decode())
 
     def dummy(self) -> bytes:
@@ -61,6 +65,14 @@ class PasswordSealer:
             return self._aead.decrypt(nonce, body, VERSION).decode("utf-8")
         except InvalidTag as exc:
             raise RuntimeError("a stored secret cannot be opened: wrong secret key") from exc
+
+    def digest(self, secret: str) -> bytes:
+        """A keyed digest (HMAC-SHA256, under a key derived from the secret key) of a secret
+        the server only ever compares, never shows again (a voucher's number): a database
+        dump alone cannot test guesses against it."""
+        mac = HMAC(self._digest_key, SHA256())
+        mac.update(secret.encode("utf-8"))
+        return mac.finalize()
 
     def matches(self, sealed: bytes, candidate: str) -> bool:
         stored = self.open(sealed)

@@ -9,11 +9,14 @@ from ngnserver.models import (  # noqa: F401  (register the tables)
     job,
     login,
     ozmap,
+    prepaid,
     pstn,
+    rating,
     server,
     sip,
     sip_settings,
     sync,
+    voicemail,
 )
 from ngnserver.models.base import Base
 from ngnserver.models.customer import Customer, CustomerProperty, ResellerSize

@@ -24,7 +24,7 @@ ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 ENC = "http://schemas.xmlsoap.org/soap/encoding/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 TYPES = "urn:AGProjects:NGNPro"
-PORT_NS = {p: f"urn:AGProjects:NGNPro:{p}" for p in ("Customer", "Sip", "Enum", "Dns", "Network", "Dsl", "Server")}
+PORT_NS = {p: f"urn:AGProjects:NGNPro:{p}" for p in ("Customer", "Sip", "Enum", "Dns", "Network", "Dsl", "Server", "Voicemail", "Rating")}
 PORT_NS["Presence"] = "urn:AGProjects:SoapSIMPLEProxy:Presence"  # as CDRTool's Presence class sends it
 CAPTURES = Path(__file__).parent.parent / "fixtures" / "cdrtool-wire"
 
