@@ -59,6 +59,7 @@ from ngnserver.core.sync import (
     Sync,
     SyncFailed,
     Write,
+    clients,
     register,
 )
 from ngnserver.vendors.bqn import (
@@ -502,19 +503,7 @@ def from_settings(settings: Any) -> IxcBqnSync:
     missing = missing_settings(settings)
     if missing:
         raise ValueError(f"the IXC -> BQN sync is not configured: set {', '.join(missing)}")
-    ixc, bqn = settings.ixc, settings.bqn
-    debug = logging.getLogger("ngnserver.vendors.debug")
-    ixc_client = IxcClient(
-        ixc.url,
-        ixc.token,
-        verify=ixc.verify_tls,
-        connect_timeout=ixc.connect_timeout,
-        read_timeout=ixc.read_timeout,
-        retries=ixc.retries,
-        backoff=ixc.backoff,
-        page_size=ixc.page_size,
-        debug_log=debug,
-    )
+    bqn = settings.bqn
     bqn_client = BqnClient(
         bqn.url,
         bqn.user,
@@ -525,6 +514,6 @@ def from_settings(settings: Any) -> IxcBqnSync:
         retries=bqn.retries,
         backoff=bqn.backoff,
         pool_size=bqn.write_connections,
-        debug_log=debug,
+        debug_log=clients.DEBUG_LOG,
     )
-    return IxcBqnSync(ixc_client, bqn_client, bqn.dual_stack)
+    return IxcBqnSync(clients.ixc_client(settings), bqn_client, bqn.dual_stack)

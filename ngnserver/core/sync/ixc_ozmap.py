@@ -82,6 +82,7 @@ from ngnserver.core.sync import (
     Sync,
     SyncFailed,
     Write,
+    clients,
     fingerprint,
     register,
 )
@@ -737,22 +738,10 @@ def build(settings: Any, *, only: str | None = None) -> IxcOzmapSync:
         raise ValueError(f"the IXC -> OZmap sync is not configured: set {', '.join(missing)}")
     if only is not None and not str(only).isdigit():
         raise ValueError(f"--only takes an IXC login id (a number), not {only!r}")
-    ixc, ozmap = settings.ixc, settings.ozmap
-    debug = logging.getLogger("ngnserver.vendors.debug")
-    ixc_client = IxcClient(
-        ixc.url, ixc.token, verify=ixc.verify_tls, connect_timeout=ixc.connect_timeout,
-        read_timeout=ixc.read_timeout, retries=ixc.retries, backoff=ixc.backoff,
-        page_size=ixc.page_size, debug_log=debug,
-    )  # fmt: skip
-    ozmap_client = OzmapClient(
-        ozmap.url, ozmap.key, user=ozmap.user, password=ozmap.password, verify=ozmap.verify_tls,
-        connect_timeout=ozmap.connect_timeout, read_timeout=ozmap.read_timeout,
-        retries=ozmap.retries, backoff=ozmap.backoff, page_size=ozmap.page_size,
-        pool_size=ozmap.write_connections, debug_log=debug,
-    )  # fmt: skip
+    connections = settings.ozmap.write_connections
     return IxcOzmapSync(
-        ixc_client, ozmap_client, settings.ozmap_ixc, only=only,
-        write_connections=ozmap.write_connections,
+        clients.ixc_client(settings), clients.ozmap_client(settings, connections),
+        settings.ozmap_ixc, only=only, write_connections=connections,
     )  # fmt: skip
 
 

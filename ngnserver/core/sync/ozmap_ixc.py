@@ -63,6 +63,7 @@ from ngnserver.core.sync import (
     Sync,
     SyncFailed,
     Write,
+    clients,
     fingerprint,
     register,
 )
@@ -937,39 +938,6 @@ def missing_settings(settings: Any) -> list[str]:
     return missing
 
 
-def clients(settings: Any, pool_size: int) -> tuple[OzmapClient, IxcClient]:
-    """The OZmap and IXC clients the settings describe."""
-    ozmap, ixc = settings.ozmap, settings.ixc
-    debug = logging.getLogger("ngnserver.vendors.debug")
-    ozmap_client = OzmapClient(
-        ozmap.url,
-        ozmap.key,
-        user=ozmap.user,
-        password=ozmap.password,
-        verify=ozmap.verify_tls,
-        connect_timeout=ozmap.connect_timeout,
-        read_timeout=ozmap.read_timeout,
-        retries=ozmap.retries,
-        backoff=ozmap.backoff,
-        page_size=ozmap.page_size,
-        pool_size=pool_size,
-        debug_log=debug,
-    )
-    ixc_client = IxcClient(
-        ixc.url,
-        ixc.token,
-        verify=ixc.verify_tls,
-        connect_timeout=ixc.connect_timeout,
-        read_timeout=ixc.read_timeout,
-        retries=ixc.retries,
-        backoff=ixc.backoff,
-        page_size=ixc.page_size,
-        pool_size=pool_size,
-        debug_log=debug,
-    )
-    return ozmap_client, ixc_client
-
-
 def build(settings: Any, database: Any = None, only: str | None = None) -> OzmapIxcSync:
     """The sync the settings describe, keeping its state in ``database`` (given by the
     engine when None: :meth:`OzmapIxcSync.bind`); ValueError (one sentence) if the settings
@@ -978,10 +946,9 @@ def build(settings: Any, database: Any = None, only: str | None = None) -> Ozmap
     if missing:
         raise ValueError(f"the OZmap -> IXC sync is not configured: set {', '.join(missing)}")
     connections = settings.ozmap.write_connections
-    ozmap_client, ixc_client = clients(settings, connections)
     return OzmapIxcSync(
-        ozmap_client,
-        ixc_client,
+        clients.ozmap_client(settings, connections),
+        clients.ixc_client(settings, connections),
         database,
         settings.ozmap_ixc,
         only=only,
