@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from ngnserver.services.customer import CustomerAccount, CustomerAccountArray
-from ngnserver.soap.codec import _kind as kind_of
-from ngnserver.soap.codec import writer
+from ngnserver.soap.codec import kind_of, writer
 from tests.support.wire import Client
 
 ITEM = re.compile(
