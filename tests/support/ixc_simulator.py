@@ -240,7 +240,13 @@ class IxcSimulator(HttpSimulator):
             descending,
         )
         cached = self._listings.get(table)
-        if cached is not None and cached[0] == key:
+        by_id = query.get("oper", "=") == "=" and not query.get("grid_param") and query.get("qtype")
+        if by_id and _column(table, query["qtype"]) == "id":
+            # a lookup by id, as IXC answers it from its primary key (not a scan of the table)
+            wanted = str(query.get("query") or "")
+            row = self.tables[table].get(int(wanted)) if wanted.isdigit() else None
+            rows = [row] if row is not None and row["id"] == wanted else []
+        elif cached is not None and cached[0] == key:
             rows = cached[1]
         else:
             rows = [row for row in self.tables[table].values() if all(m(row) for m in matches)]

@@ -586,11 +586,10 @@ class OzmapSimulator(HttpSimulator):
 
     def _properties_of_client(self, code: str) -> list[dict[str, Any]]:
         clients = {c["id"] for c in self.store["ftth-clients"].values() if c.get("code") == code}
-        return [
-            self._view("properties", prop["id"], "")
-            for prop in sorted(self.store["properties"].values(), key=lambda p: p["id"])
-            if prop.get("client") in clients
-        ]
+        if not clients:
+            return []
+        found = [prop for prop in self.store["properties"].values() if prop.get("client") in clients]
+        return [self._view("properties", prop["id"], "") for prop in sorted(found, key=lambda p: p["id"])]
 
     # views
 
