@@ -143,7 +143,7 @@ class IxcClient:
         }
         options = {"retries": retries, "backoff": backoff, "verify": verify, "headers": headers, "vendor": "ixc"}
         self._session = rest.session(**options, pool_size=pool_size, retry_methods=_RETRIED_METHODS)
-        self._insert_session = rest.session(**options, pool_size=1, retry_methods=())
+        self._insert_session = rest.session(**options, pool_size=pool_size, retry_methods=())  # never retried; as many at once as the rest
 
     def __repr__(self) -> str:  # the token stays out
         return f"IxcClient(url={self.url!r})"

@@ -208,7 +208,7 @@ class OzmapClient:
             "vendor": "ozmap",
         }
         self._session = rest.session(**options, pool_size=pool_size, retry_methods=_RETRIED_METHODS)
-        self._create_session = rest.session(**options, pool_size=1, retry_methods=())
+        self._create_session = rest.session(**options, pool_size=pool_size, retry_methods=())  # never retried; as many at once as the rest
 
     def __repr__(self) -> str:  # the key and the password stay out
         return f"OzmapClient(url={self.url!r}, user={self.user!r})"
