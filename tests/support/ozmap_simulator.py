@@ -767,7 +767,16 @@ def generate_plant(
     box_ids: list[str] = []
     drops: list[dict[str, Any]] = []
     with ozmap._lock:
-        now = ozmap._now()
+        # each object its own change time, 1 ms apart and in the past, as a real plant has
+        start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
+            milliseconds=2 * (boxes * (splitters_per_box + 2) + clients) + 10
+        )
+        clock = itertools.count()
+
+        def now_() -> str:
+            at = start + datetime.timedelta(milliseconds=next(clock))
+            return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
         store = ozmap.store
         for number in range(boxes):
             box_id = ozmap._new_id()
@@ -782,8 +791,8 @@ def generate_plant(
                 ],
                 "implanted": True,
                 "draft": False,
-                "createdAt": now,
-                "updatedAt": now,
+                "createdAt": now_(),
+                "updatedAt": now_(),
             }
             store["boxes"][box_id] = box
             box_ids.append(box_id)
@@ -801,8 +810,8 @@ def generate_plant(
                     "implanted": True,
                     "connectables": {"input": [feed], "output": [None] * outputs},
                     "ports": [{"index": i, "blocked": False} for i in range(1, outputs + 1)],
-                    "createdAt": now,
-                    "updatedAt": now,
+                    "createdAt": now_(),
+                    "updatedAt": now_(),
                 }
                 store["splitters"][splitter_id] = splitter
                 if index == 0:
@@ -815,10 +824,10 @@ def generate_plant(
             code = f"cliente{number + 1}"
             store["ftth-clients"][client_id] = {
                 "id": client_id, "code": code, "name": f"Cliente {number + 1}", "status": 0,
-                "implanted": True, "certified": False, "createdAt": now, "updatedAt": now,
+                "implanted": True, "certified": False, "createdAt": now_(), "updatedAt": now_(),
             }
-            store["drops"][drop_id] = {"id": drop_id, "kind": "Drop", "createdAt": now,
-                                       "updatedAt": now}
+            store["drops"][drop_id] = {"id": drop_id, "kind": "Drop", "createdAt": now_(),
+                                       "updatedAt": now_()}
             splitter["connectables"]["output"][port - 1] = drop_id
             store["properties"][property_id] = {
                 "id": property_id,
@@ -839,8 +848,8 @@ def generate_plant(
                         "fiber": drop_id,
                     }
                 ],
-                "createdAt": now,
-                "updatedAt": now,
+                "createdAt": now_(),
+                "updatedAt": now_(),
             }
     return box_ids
 
