@@ -774,6 +774,8 @@ def generate_plant(
         clock = itertools.count()
 
         def now_() -> str:
+            if ozmap.frozen_time is not None:  # a test asking for ties at one instant
+                return ozmap.frozen_time
             at = start + datetime.timedelta(milliseconds=next(clock))
             return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
