@@ -18,7 +18,7 @@ import pytest
 from ngnserver.core import credits
 from ngnserver.db import Database
 from tests.support.gunicorn import Deployment
-from tests.support.wire import Client, SoapFault
+from tests.support.wire import Client, SoapFault, all_at_once
 
 PARALLEL = 16
 CREDIT_NAMES = ("sip_credit", "sip_alias_credit", "enum_range_credit", "enum_number_credit", "dns_zone_credit", "email_credit")
@@ -30,22 +30,6 @@ def deployed(request, tmp_path):
     server = deployment.start()
     yield deployment, server
     deployment.stop_all()
-
-
-def all_at_once(n: int, call: Callable[[int], Any]) -> list[int]:
-    """``call(i)`` for i in range(n), released at one instant; 0 for success, else the errorcode."""
-    barrier = threading.Barrier(n)
-
-    def one(i: int) -> int:
-        barrier.wait()
-        try:
-            call(i)
-            return 0
-        except SoapFault as fault:
-            return fault.errorcode or -1
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(one, range(n)))
 
 
 def usage(deployment: Deployment) -> dict[tuple[str, int, str], int]:

@@ -7,8 +7,6 @@ gunicorn's worker processes), concurrent balance changes that lose nothing, and
 from __future__ import annotations
 
 import re
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -18,7 +16,7 @@ from sqlalchemy import insert
 from ngnserver.cli import main
 from ngnserver.models.prepaid import PrepaidVoucher
 from tests.support.gunicorn import Deployment
-from tests.support.wire import Client, SoapFault, read_response, replay
+from tests.support.wire import Client, SoapFault, all_at_once, read_response, replay
 from tests.test_customer_captures import seed_reseller_seven
 
 SIP = ("SipId", {"username": "1001", "domain": "example.com"})
@@ -306,22 +304,6 @@ def deployed(request, tmp_path):
     server = deployment.start()
     yield deployment, server
     deployment.stop_all()
-
-
-def all_at_once(n: int, call) -> list[int]:
-    """``call(i)`` for i in range(n), released at one instant; 0 for success, else the errorcode."""
-    barrier = threading.Barrier(n)
-
-    def one(i: int) -> int:
-        barrier.wait()
-        try:
-            call(i)
-            return 0
-        except SoapFault as fault:
-            return fault.errorcode or -1
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(one, range(n)))
 
 
 def race_tenant(server) -> Client:

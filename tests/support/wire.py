@@ -12,6 +12,9 @@ reader of responses that fails on anything PEAR would decode wrongly.
 from __future__ import annotations
 
 import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,3 +271,19 @@ class Client:
 
     def as_customer(self, customer_id: int) -> Client:
         return Client(self.url, self.username, self.password, True, customer_id, self.headers)
+
+
+def all_at_once(n: int, call: Callable[[int], Any]) -> list[int]:
+    """``call(i)`` for i in range(n), released at one instant; 0 for success, else the errorcode."""
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> int:
+        barrier.wait()
+        try:
+            call(i)
+            return 0
+        except SoapFault as fault:
+            return fault.errorcode or -1
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
