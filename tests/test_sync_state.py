@@ -5,6 +5,7 @@ client links changed field by field)."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -58,6 +59,68 @@ def test_the_cursor_moves_over_the_settled_prefix_only() -> None:
     # all done
     done = walk.settled({("box", "a"), ("box", "d"), ("fiber", "d")}, {("box", "b")})
     assert done == Cursor("c", T3, frozenset({"d"}), frozenset({"b"}))
+
+
+def test_settling_often_gives_the_cursor_settling_once_gives() -> None:
+    """The walk folds in the reads that ended once; settled again and again as writes end
+    (in any order, some failing), it still gives what one look at the final sets gives."""
+    rng = random.Random(7)
+    times = [f"2026-12-03T10:00:{second:02d}.000Z" for second in range(10)]
+    for _ in range(50):
+        reads = [(f"o{n}", rng.choice(times), rng.randint(0, 2), rng.random() < 0.2)
+                 for n in range(40)]  # fmt: skip
+        reads.sort(key=lambda read: read[1])
+        start = Cursor("c", times[0], frozenset({"o1"}), frozenset({"o3", "x"}))
+        often, once = CursorWalk(start), CursorWalk(start)
+        writes: list[tuple[str, str]] = []
+        for object_id, at, count, retry in reads:
+            planned = [(f"w{i}", object_id) for i in range(count)]
+            writes += planned
+            for walk in (often, once):
+                if retry:
+                    walk.retry(object_id, planned)
+                else:
+                    walk.read(object_id, at, planned)
+        rng.shuffle(writes)
+        done: set[tuple[str, str]] = set()
+        failed: set[tuple[str, str]] = set()
+        for write in writes[: rng.randint(0, len(writes))]:
+            (failed if rng.random() < 0.1 else done).add(write)
+            often.settled(done, failed)
+        expected = _settled_by_definition(start, reads, done, failed)
+        assert often.settled(done, failed) == expected
+        assert once.settled(set(done), set(failed)) == expected
+
+
+def _settled_by_definition(
+    cursor: Cursor,
+    reads: list[tuple[str, str, int, bool]],
+    done: set[tuple[str, str]],
+    failed: set[tuple[str, str]],
+) -> Cursor:
+    """The rule of cursor.py's docstring, written the plain way: the position moves over the
+    leading reads whose writes all ended; a read whose writes failed is pending; a retry
+    leaves pending once its writes succeeded, wherever it stands."""
+    position, seen, pending = cursor.position, set(cursor.seen), set(cursor.pending)
+    blocked = False
+    for object_id, at, count, retry in reads:
+        writes = [(f"w{i}", object_id) for i in range(count)]
+        if not all(write in done or write in failed for write in writes):
+            blocked = blocked or not retry
+            continue
+        broken = any(write in failed for write in writes)
+        if retry:
+            if not broken:
+                pending.discard(object_id)
+            continue
+        if blocked:
+            continue
+        (pending.add if broken else pending.discard)(object_id)
+        if position is None or at > position:
+            position, seen = at, {object_id}
+        elif at == position:
+            seen.add(object_id)
+    return Cursor(cursor.name, position, frozenset(seen), frozenset(pending))
 
 
 def test_a_pending_object_leaves_pending_once_its_writes_succeed() -> None:

@@ -64,7 +64,8 @@ import json
 import random
 import re
 import secrets
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -133,6 +134,7 @@ class OzmapSimulator(HttpSimulator):
         self._ids = itertools.count(1)
         self._random = random.Random(19)
         self._last_time = ""
+        self._indexes: _Indexes | None = None
 
     @property
     def url(self) -> str:
@@ -293,8 +295,9 @@ class OzmapSimulator(HttpSimulator):
             raise _Refused(400, "page and limit must be positive")
         populate = query.get("populate", "")
         rows: list[dict[str, Any]] = list(self.store[model].values())
-        if model == "properties" or populate:  # filters see populated fields: client.code
-            rows = [self._view(model, row["id"], populate) for row in rows]
+        populated = set(POPULATED) if model == "properties" or populate else set()
+        if any(path.split(".")[0] in populated and "." in path for path in _paths(filters, sort)):
+            rows = [self._view(model, row["id"], populate) for row in rows]  # client.code
         rows = self._sorted([row for row in rows if _matches(row, filters)], sort)
         start = (page - 1) * limit
         shown = rows[start : start + limit]
@@ -360,6 +363,7 @@ class OzmapSimulator(HttpSimulator):
         if model == "properties":
             return self._create_property(stored)
         self.store[model][stored["id"]] = stored
+        self._note(model, stored)
         return stored
 
     def _validate(self, model: str, fields: dict[str, Any]) -> None:
@@ -389,9 +393,8 @@ class OzmapSimulator(HttpSimulator):
             exists("boxes", "box")
 
     def _check_code(self, code: Any, but: str = "") -> None:
-        for client in self.store["ftth-clients"].values():
-            if client.get("code") == code and client["id"] != but:
-                raise _Refused(400, f"a client with code {code} already exists")
+        if any(client != but for client in self._clients_with_code(code)):
+            raise _Refused(400, f"a client with code {code} already exists")
 
     def _find_parent(self, parent: str) -> dict[str, Any]:
         for model in ("boxes", "buildings", "base-boxes"):
@@ -415,14 +418,16 @@ class OzmapSimulator(HttpSimulator):
         else:
             stored.update(changes)
         stored["updatedAt"] = self._now()
+        self._note(model, stored)
 
     def _delete(self, model: str, object_id: str) -> None:
         stored = self.store[model].pop(object_id)
         if model == "properties":
             self._disconnect(stored)
         elif model == "ftth-clients":
-            for prop in self.store["properties"].values():
-                if prop.get("client") == object_id:
+            for prop_id in self._index().properties_of[object_id]:
+                prop = self.store["properties"].get(prop_id)
+                if prop is not None and prop.get("client") == object_id:
                     prop["client"] = None
                     prop["updatedAt"] = self._now()
 
@@ -465,11 +470,13 @@ class OzmapSimulator(HttpSimulator):
             body = {"status": 0, "implanted": False, "certified": False, **client}
             made = {"id": self._new_id(), **body, "createdAt": now, "updatedAt": now}
             self.store["ftth-clients"][made["id"]] = made
+            self._note("ftth-clients", made)
             stored["client"] = made["id"]
         elif client is not None and client not in self.store["ftth-clients"]:
             self._disconnect(stored)
             raise _Refused(400, f"properties: client {client} does not exist")
         self.store["properties"][stored["id"]] = stored
+        self._note("properties", stored)
         return stored
 
     def _patch_property(self, stored: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -483,6 +490,7 @@ class OzmapSimulator(HttpSimulator):
             now = self._now()
             made = {"id": self._new_id(), **changes["client"], "createdAt": now, "updatedAt": now}
             self.store["ftth-clients"][made["id"]] = made
+            self._note("ftth-clients", made)
             changes["client"] = made["id"]
         moved = "box" in changes and changes["box"] != stored.get("box")
         if "box" in changes and changes["box"] and changes["box"] not in self.store["boxes"]:
@@ -564,8 +572,9 @@ class OzmapSimulator(HttpSimulator):
                 raise _Refused(400, f"connector {connector} is not a splitter")
             return splitter
         box = prop.get("box")
-        for splitter in sorted(self.store["splitters"].values(), key=lambda s: s["id"]):
-            if splitter.get("parent") == box and splitter.get("isDrop"):
+        for splitter_id in sorted(self._index().splitters_in[box]):
+            splitter = self.store["splitters"].get(splitter_id)
+            if splitter is not None and splitter.get("parent") == box and splitter.get("isDrop"):
                 return splitter
         raise _Refused(400, f"box {box} has no drop splitter to connect to")
 
@@ -585,11 +594,40 @@ class OzmapSimulator(HttpSimulator):
         prop["connections"] = []
 
     def _properties_of_client(self, code: str) -> list[dict[str, Any]]:
-        clients = {c["id"] for c in self.store["ftth-clients"].values() if c.get("code") == code}
-        if not clients:
-            return []
-        found = [prop for prop in self.store["properties"].values() if prop.get("client") in clients]
-        return [self._view("properties", prop["id"], "") for prop in sorted(found, key=lambda p: p["id"])]
+        properties = self.store["properties"]
+        found = {
+            prop
+            for client in self._clients_with_code(code)
+            for prop in self._index().properties_of[client]
+            if prop in properties and properties[prop].get("client") == client
+        }
+        return [self._view("properties", prop, "") for prop in sorted(found)]
+
+    # indexes: what is looked up by a field (clients by code, a client's properties, a box's
+    # splitters), so that a plant of 50,000 clients is not scanned at every call. Built from
+    # the store when first needed (generate_plant fills the store directly and drops them),
+    # then noted at every write; each lookup checks the store, so an entry a delete or a
+    # change left behind is harmless.
+
+    def _index(self) -> _Indexes:
+        if self._indexes is None:
+            self._indexes = _Indexes()
+            for model in ("ftth-clients", "properties", "splitters"):
+                for stored in self.store[model].values():
+                    self._indexes.note(model, stored)
+        return self._indexes
+
+    def _note(self, model: str, stored: dict[str, Any]) -> None:
+        if self._indexes is not None:
+            self._indexes.note(model, stored)
+
+    def _clients_with_code(self, code: Any) -> list[str]:
+        clients = self.store["ftth-clients"]
+        return [
+            client
+            for client in self._index().clients_by_code.get(code, ())
+            if client in clients and clients[client].get("code") == code
+        ]
 
     # views
 
@@ -607,6 +645,30 @@ class OzmapSimulator(HttpSimulator):
                 if value in self.store[target]:  # type: ignore[index]
                     shown[name] = copy.deepcopy(self.store[target][value])  # type: ignore[index]
         return shown
+
+
+class _Indexes:
+    def __init__(self) -> None:
+        self.clients_by_code: dict[Any, set[str]] = {}
+        self.properties_of: defaultdict[Any, set[str]] = defaultdict(set)
+        self.splitters_in: defaultdict[Any, set[str]] = defaultdict(set)
+
+    def note(self, model: str, stored: dict[str, Any]) -> None:
+        if model == "ftth-clients" and isinstance(stored.get("code"), str):
+            self.clients_by_code.setdefault(stored["code"], set()).add(stored["id"])
+        elif model == "properties" and isinstance(stored.get("client"), str):
+            self.properties_of[stored["client"]].add(stored["id"])
+        elif model == "splitters" and isinstance(stored.get("parent"), str):
+            self.splitters_in[stored["parent"]].add(stored["id"])
+
+
+def _paths(*items: Any) -> Iterator[str]:
+    """The properties a filter or a sort names, OR groups included."""
+    for item in items:
+        if isinstance(item, list):
+            yield from _paths(*item)
+        elif isinstance(item, dict) and "property" in item:
+            yield str(item["property"])
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -853,6 +915,7 @@ def generate_plant(
                 "createdAt": now_(),
                 "updatedAt": now_(),
             }
+        ozmap._indexes = None  # built again from the store at the next lookup
     return box_ids
 
 

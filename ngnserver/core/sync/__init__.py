@@ -36,6 +36,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -136,9 +137,10 @@ class Sync(ABC):
         """Make one write. Any exception fails this write only (it is recorded with its
         object); :class:`SyncFailed` stops the run."""
 
-    def settle(self, done: frozenset[WriteKey], failed: frozenset[WriteKey]) -> None:
+    def settle(self, done: AbstractSet[WriteKey], failed: AbstractSet[WriteKey]) -> None:
         """The writes made (``done``) and failed (``failed``, with those not sent because one
-        they needed failed) so far in this run, every one since the run began: the place to
+        they needed failed) so far in this run, every one since the run began (the engine's
+        own sets, which only grow: read them, do not keep them): the place to
         save cursors (:meth:`CursorWalk.settled`). Called by the engine after each stage,
         every :data:`SETTLE_EVERY` writes, and once more when the run ends, whether it ended
         well or not (not in a dry run). An exception here fails the run."""
@@ -374,7 +376,7 @@ class _Run:
                 self._settle()
 
     def _settle(self) -> None:
-        self.sync.settle(frozenset(self.done), frozenset(self.failed))
+        self.sync.settle(self.done, self.failed)
 
     def _stage(
         self, pool: ThreadPoolExecutor, writes: list[Write]

@@ -118,6 +118,33 @@ class _Read:
 
 
 @dataclass
+class _State:
+    position: str | None
+    seen: set[str]
+    pending: set[str]
+
+    def copy(self) -> _State:
+        return _State(self.position, set(self.seen), set(self.pending))
+
+    def take(self, item: _Read, broken: bool) -> None:
+        """Fold in an object whose writes all ended, read while the cursor still moves."""
+        if item.retry:
+            if not broken:
+                self.pending.discard(item.object_id)
+            return
+        if broken:
+            self.pending.add(item.object_id)
+        else:
+            self.pending.discard(item.object_id)
+        if item.position is None:
+            return
+        if self.position is None or position_key(item.position) > position_key(self.position):
+            self.position, self.seen = item.position, {item.object_id}
+        elif position_key(item.position) == position_key(self.position):
+            self.seen.add(item.object_id)
+
+
+@dataclass
 class CursorWalk:
     """What one run read through ``cursor``: :meth:`read` each object, in the order read
     (oldest change first), :meth:`retry` each pending object read again; then
@@ -125,6 +152,8 @@ class CursorWalk:
 
     cursor: Cursor
     _reads: list[_Read] = field(default_factory=list)
+    _folded: int = 0  # the leading reads whose writes all ended, folded into _state
+    _state: _State | None = None
 
     def read(self, object_id: str, position: str | None, writes: Iterable[WriteKey] = ()) -> None:
         """An object read by change time, and the writes planned for it (none: it needs
@@ -142,32 +171,32 @@ class CursorWalk:
     def settled(self, done: AbstractSet[WriteKey], failed: AbstractSet[WriteKey]) -> Cursor:
         """The cursor after these writes ended: ``done`` made, ``failed`` tried and failed
         (or not sent because one they needed failed). Every other planned write is still
-        to come (or was never sent: the run stopped)."""
-        cursor = self.cursor
-        position, seen = cursor.position, set(cursor.seen)
-        pending = set(cursor.pending)
+        to come (or was never sent: the run stopped). ``done`` and ``failed`` only grow
+        during a run, so the leading reads that ended are folded in once, not walked again
+        at every call."""
+        if self._state is None:
+            cursor = self.cursor
+            self._state = _State(cursor.position, set(cursor.seen), set(cursor.pending))
+
+        def ended(item: _Read) -> bool:
+            return all(write in done or write in failed for write in item.writes)
+
+        def broken(item: _Read) -> bool:
+            return any(write in failed for write in item.writes)
+
+        while self._folded < len(self._reads) and ended(self._reads[self._folded]):
+            item = self._reads[self._folded]
+            self._state.take(item, broken(item))
+            self._folded += 1
+        state = self._state.copy()
         moving = True
-        for item in self._reads:
-            ended = all(write in done or write in failed for write in item.writes)
-            if not ended:
+        for item in self._reads[self._folded :]:
+            if not ended(item):
                 if not item.retry:
                     moving = False  # this object and every later one are read again
                 continue
-            broken = any(write in failed for write in item.writes)
-            if item.retry:
-                if not broken:
-                    pending.discard(item.object_id)
-                continue
-            if not moving:
-                continue
-            if broken:
-                pending.add(item.object_id)
-            else:
-                pending.discard(item.object_id)
-            if item.position is None:
-                continue
-            if position is None or position_key(item.position) > position_key(position):
-                position, seen = item.position, {item.object_id}
-            elif position_key(item.position) == position_key(position):
-                seen.add(item.object_id)
-        return Cursor(cursor.name, position, frozenset(seen), frozenset(pending))
+            if item.retry or moving:
+                state.take(item, broken(item))
+        return Cursor(
+            self.cursor.name, state.position, frozenset(state.seen), frozenset(state.pending)
+        )

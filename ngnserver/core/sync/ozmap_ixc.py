@@ -48,6 +48,7 @@ import datetime
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,7 @@ from ngnserver.core.sync import (
     Sync,
     SyncFailed,
     Write,
+    WriteKey,
     clients,
     fingerprint,
     register,
@@ -899,7 +901,7 @@ class OzmapIxcSync(Sync):
 
     # cursors
 
-    def settle(self, done: frozenset[tuple[str, str]], failed: frozenset[tuple[str, str]]) -> None:
+    def settle(self, done: AbstractSet[WriteKey], failed: AbstractSet[WriteKey]) -> None:
         if self.only is not None:
             return
         moved = {name: walk.settled(done, failed) for name, walk in self._walks.items()}
