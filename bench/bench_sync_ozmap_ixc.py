@@ -3,7 +3,7 @@ their splitters, client properties) in the OZmap simulator and its IXC side
 (``populate_fiber``: projects, transmitters, fiber logins) in the IXC simulator, latency
 added to every call of both, a SQLite state. For each direction, a first run and a second
 run with nothing changed: wall time, objects/s, calls made to each side (writes among
-them) and the peak resident memory of the sync's process. Each simulator runs in a process
+them), the peak resident memory and the CPU time of the sync's process. Each simulator runs in a process
 of its own, so that its work does not share the sync's interpreter lock.
 
     PYTHONPATH=. python bench/bench_sync_ozmap_ixc.py --boxes 20000 --logins 50000 --latency 0.002
@@ -76,6 +76,12 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time of the sync's process (its threads; not the simulators')."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def objects(result: sync.RunResult) -> int:
     return sum(n for outcomes in result.counts.values() for n in outcomes.values())
 
@@ -93,7 +99,7 @@ def main() -> None:
     print(f"OZmap: {args.boxes} boxes, {args.boxes * args.splitters} splitters, {args.logins} clients;"
           f" IXC: {args.logins} logins; {args.latency * 1000:g} ms per call; {args.connections} write connections")  # fmt: skip
     print(f"{'direction':<10} {'run':<9} {'status':<7} {'seconds':>8} {'objects':>8} {'objects/s':>10}"
-          f" {'OZmap calls':>12} {'writes':>7} {'IXC calls':>10} {'writes':>7} {'peak MiB':>9}")  # fmt: skip
+          f" {'OZmap calls':>12} {'writes':>7} {'IXC calls':>10} {'writes':>7} {'peak MiB':>9} {'CPU s':>6}")  # fmt: skip
     options = {"boxes": args.boxes, "splitters": args.splitters, "logins": args.logins, "latency": args.latency}
     ozmap, ixc = Remote("ozmap", **options), Remote("ixc", **options)
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,7 +115,7 @@ def main() -> None:
             for label in ("first", "no change"):
                 before = ozmap.counts(), ixc.counts()
                 runner = build(settings)
-                began = time.perf_counter()
+                began, cpu = time.perf_counter(), cpu_seconds()
                 try:
                     result = sync.execute(database, runner, connections=args.connections, max_errors=10**9)
                 finally:
@@ -120,7 +126,7 @@ def main() -> None:
                 )
                 print(f"{direction:<10} {label:<9} {result.status:<7} {seconds:>8.1f} {objects(result):>8}"
                       f" {objects(result) / seconds:>10.0f} {oz_calls:>12} {oz_writes:>7} {ixc_calls:>10}"
-                      f" {ixc_writes:>7} {peak_mib():>9.0f}")  # fmt: skip
+                      f" {ixc_writes:>7} {peak_mib():>9.0f} {cpu_seconds() - cpu:>6.1f}")  # fmt: skip
         database.dispose()
     ozmap.stop()
     ixc.stop()

@@ -68,7 +68,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -664,14 +664,15 @@ class IxcOzmapSync(Sync):
         self.ozmap.batch_update(model, [where("id", "in", sorted(members))], update)
         [(field_name, value)] = update.items()
         written = {{"potencyRead": "power"}.get(field_name, field_name): value}
-        for login_id in members.values():
-            self._record(login_id, None, written)
+        self._record(list(members.values()), None, written)
 
     def _record(
-        self, login_id: str, code: str | None, written: Mapping[str, Any], **ids: Any
+        self, login: str | Sequence[str], code: str | None, written: Mapping[str, Any], **ids: Any
     ) -> None:
-        """What a write made, into the login's link: its state merged with ``written``, the
-        OZmap ids given (``property_id``, ``client_id``; None: gone)."""
+        """What a write made, into the link of the login (or of each login given, in one
+        transaction): its state merged with ``written``, the OZmap ids given
+        (``property_id``, ``client_id``; None: gone)."""
+        login_ids = [login] if isinstance(login, str) else login
         fields: dict[str, Any] = {}
         if "property_id" in ids:
             fields["ozmap_property_id"] = ids["property_id"]
@@ -680,11 +681,12 @@ class IxcOzmapSync(Sync):
         if code is not None:
             fields["login"] = code
         with self._state_lock, self.database.transaction(write=True) as session:
-            link = state_db.client_link(session, login_id)
-            state = {**(link.state if link else {}), **written}
-            state_db.save_client_link(
-                session, login_id, state=state, to_ozmap_hash=fingerprint(state), **fields
-            )
+            for login_id in login_ids:
+                link = state_db.client_link(session, login_id)
+                state = {**(link.state if link else {}), **written}
+                state_db.save_client_link(
+                    session, login_id, state=state, to_ozmap_hash=fingerprint(state), **fields
+                )
 
     def close(self) -> None:
         self.ixc.close()
