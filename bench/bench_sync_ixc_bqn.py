@@ -1,7 +1,8 @@
 """Benchmark of the IXC -> BQN sync: a generated ISP (``populate``) in the IXC simulator, an
 empty BQN simulator with latency added to every call, a SQLite run log. For each number of
 write connections, a first run (every object created) and a second run with nothing changed
-in IXC (no write expected): wall time, objects/s, writes/s and the peak resident memory of
+in IXC (no write expected): wall time, objects/s, writes/s (of the whole run, and of its
+writing alone, after reading both sides and planning) and the peak resident memory of
 the sync's process. Each simulator runs in a process of its own, so that its work does not
 share the sync's interpreter lock.
 
@@ -109,7 +110,7 @@ def main() -> None:
     print(f"IXC: {args.logins} logins (90% online), {args.plans} plans, {args.contracts or args.logins} contracts;"
           f" BQN latency {args.latency * 1000:g} ms; dual stack {'on' if args.dual_stack else 'off'}")  # fmt: skip
     print(f"{'conn':>4}  {'run':<9} {'status':<7} {'seconds':>8} {'objects/s':>10} {'writes':>7} "
-          f"{'writes/s':>9} {'peak MiB':>9}")  # fmt: skip
+          f"{'writes/s':>9} {'reading s':>9} {'writing s':>9} {'writes/s writing':>16} {'peak MiB':>9}")  # fmt: skip
     contracts = args.contracts or args.logins
     ixc = Remote("ixc", logins=args.logins, plans=args.plans, contracts=contracts)
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,7 +130,8 @@ def main() -> None:
                 writes = bqn.writes() - before
                 print(f"{connections:>4}  {label:<9} {result.status:<7} {seconds:>8.2f} "
                       f"{objects(result) / seconds:>10.0f} {writes:>7} {writes / seconds:>9.0f} "
-                      f"{peak_mib():>9.0f}")  # fmt: skip
+                      f"{result.plan_seconds:>9.2f} {seconds - result.plan_seconds:>9.2f} "
+                      f"{writes / max(seconds - result.plan_seconds, 1e-9):>16.0f} {peak_mib():>9.0f}")  # fmt: skip
             bqn.stop()
         database.dispose()
     ixc.stop()

@@ -406,7 +406,8 @@ def _run_sync(name: str, dry_run: bool, verbose: bool, factory: Any = None) -> N
     click.echo(_table(sync.summary(result.counts, runner.kinds)))
     what = "planned" if dry_run else "made"
     click.echo(f"run {result.run_id}: {result.status}, {len(result.planned) if dry_run else result.writes} writes "
-               f"{what} in {result.seconds:.1f} s" + (f"; {result.message}" if result.message else ""))  # fmt: skip
+               f"{what} in {result.seconds:.1f} s ({result.plan_seconds:.1f} s reading and planning)"
+               + (f"; {result.message}" if result.message else ""))  # fmt: skip
     if result.status == "failed":
         raise click.ClickException(f"sync {name} failed: {result.message}")
     if result.status == "errors":

@@ -8,6 +8,7 @@ worker's periodic runs."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -490,6 +491,8 @@ def test_the_command_runs_the_sync_prints_a_summary_and_lists_the_runs(env):
     assert output.splitlines()[0].split() == ["object", "create", "update", "delete", "failed", "unchanged",
                                               "skipped"]  # fmt: skip
     assert output.splitlines()[1].split() == ["policy", "4", "0", "0", "0", "0", "0"]
+    ended = re.search(r"run 1: ok, (\d+) writes made in ([\d.]+) s \(([\d.]+) s reading and planning\)", output)
+    assert ended and int(ended[1]) > 4 and float(ended[3]) <= float(ended[2]), output
     env.bqn.fail("status:400", times=1, where=lambda r: r.method == "PUT")
     env.ixc.change("radgrupos", 1, download="1G")
     failed = env.cli("sync", "ixc-bqn", "--verbose", exit_code=1).output

@@ -121,7 +121,10 @@ class BqnClient:
         self.user = user
         self.timeout = (connect_timeout, read_timeout)
         self._debug_log = debug_log
+        self._path = urlsplit(self.url).path
         self._pool = rest.pool(
+            self.url,
+            timeout=self.timeout,
             retries=retries,
             backoff=backoff,
             verify=verify,
@@ -217,9 +220,7 @@ class BqnClient:
             data = json.dumps(body, ensure_ascii=False).encode()
             self._log("%s: %s %s %s", what, method, path, data.decode())
         try:
-            response = self._pool.request(
-                method, f"{self.url}/{path}", body=data, timeout=self.timeout
-            )
+            response = self._pool.request(method, f"{self._path}/{path}", body=data)
         except urllib3.exceptions.HTTPError as exc:
             cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
             if isinstance(cause, urllib3.exceptions.SSLError):

@@ -112,12 +112,15 @@ class Pool:
     """What :func:`session` gives, on urllib3 alone: for a client whose calls are many and
     small (the BQN sync writes one object a call, up to 100,000 a run), where requests' own
     work per call (preparing, merging settings, cookies, hooks) was half of the sync's CPU.
-    Same retries, keep-alive pool, TLS rule and metrics; answers are urllib3's responses
-    (``status``, ``reason``, ``data``, ``json()``, ``retries``), read whole; failures are
-    urllib3's exceptions (:class:`urllib3.exceptions.HTTPError`)."""
+    One urllib3 connection pool for the endpoint ``base_url`` (its scheme, host and port;
+    requests name a path), so nothing is parsed or looked up per call beyond the request
+    itself. Same retries, keep-alive pool, TLS rule and metrics; answers are urllib3's
+    responses (``status``, ``reason``, ``data``, ``json()``, ``retries``), read whole;
+    failures are urllib3's exceptions (:class:`urllib3.exceptions.HTTPError`)."""
 
     def __init__(
         self,
+        base_url: str,
         *,
         retries: int,
         backoff: float,
@@ -126,30 +129,30 @@ class Pool:
         retry_methods: Collection[str],
         headers: Mapping[str, str],
         vendor: str,
+        timeout: tuple[float, float],
     ) -> None:
         if verify is False:
             tls: dict[str, Any] = {"cert_reqs": "CERT_NONE"}
         else:
             tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where() if verify is True else verify}
-        self._manager = urllib3.PoolManager(
-            num_pools=1,
+        if urlsplit(base_url).scheme != "https":
+            tls = {}
+        self._pool = urllib3.connection_from_url(
+            base_url,
             maxsize=pool_size,
             block=True,
             retries=_retry(retries, backoff, retry_methods),
             headers=dict(headers),
+            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
             **tls,
         )
         self._vendor = vendor
 
-    def request(
-        self, method: str, url: str, *, body: bytes | None, timeout: tuple[float, float]
-    ) -> urllib3.BaseHTTPResponse:
+    def request(self, method: str, path: str, *, body: bytes | None) -> urllib3.BaseHTTPResponse:
+        """Send ``method`` to ``path`` (absolute: it starts with /) of the endpoint."""
         started = time.perf_counter()
         try:
-            response = self._manager.request(
-                method, url, body=body, redirect=False,
-                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            )  # fmt: skip
+            response = self._pool.urlopen(method, path, body=body, redirect=False, assert_same_host=False)
         except urllib3.exceptions.HTTPError as exc:
             cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
             metrics.vendor_call(self._vendor, time.perf_counter() - started, type(cause).__name__)
@@ -159,12 +162,13 @@ class Pool:
         return response
 
     def close(self) -> None:
-        self._manager.clear()
+        self._pool.close()
 
 
-def pool(**options: Any) -> Pool:
-    """A :class:`Pool`; the options are :func:`session`'s."""
-    return Pool(**options)
+def pool(base_url: str, **options: Any) -> Pool:
+    """A :class:`Pool` for the endpoint ``base_url``; the options are :func:`session`'s and
+    ``timeout`` (connect, read seconds)."""
+    return Pool(base_url, **options)
 
 
 def check_base_url(url: str, vendor: str) -> str:

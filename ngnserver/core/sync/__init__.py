@@ -160,8 +160,8 @@ class ObjectError:
 @dataclass
 class RunResult:
     """How a run ended: its row's id, status, counts by kind and outcome, the writes made,
-    its errors (the first :data:`ERRORS_KEPT`), the writes it planned, and how long it
-    took."""
+    its errors (the first :data:`ERRORS_KEPT`), the writes it planned, how long it took,
+    and how much of that went to reading both sides and planning (the rest is writing)."""
 
     run_id: int
     status: str
@@ -172,6 +172,7 @@ class RunResult:
     message: str = ""
     planned: list[Write] = field(default_factory=list)
     seconds: float = 0.0
+    plan_seconds: float = 0.0
 
 
 def lock_name(sync_name: str) -> str:
@@ -298,8 +299,10 @@ class _Run:
     def go(self) -> RunResult:
         began = time.monotonic()
         status, message, planned = "ok", "", []
+        planning = 0.0
         try:
             plan = self.sync.plan()
+            planning = time.monotonic() - began
             planned = plan.writes
             if self.dry_run:
                 self.counts = plan.planned()
@@ -337,6 +340,7 @@ class _Run:
                 "writes": self.writes,
                 "errors": self.error_count,
                 "seconds": round(seconds, 1),
+                "plan_seconds": round(planning, 1),
             },
         )
         return RunResult(
@@ -349,6 +353,7 @@ class _Run:
             message,
             planned,
             seconds,
+            planning,
         )
 
     def _send(self, writes: list[Write]) -> None:
