@@ -39,8 +39,9 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
-import requests
+import urllib3
 
 from ngnserver.vendors import rest
 
@@ -53,8 +54,8 @@ DEFAULT_PAGE_SIZE = 10_000
 
 _TABLE = re.compile(r"[a-z][a-z0-9_]*")
 _LIST_HEADERS = {"ixcsoft": "listar"}
-# Every request but a listing removes the header, whatever the session carries.
-_WRITE_HEADERS: dict[str, str | None] = {"ixcsoft": None}
+# Every request but a listing goes without it: the pool's own headers never carry it.
+_WRITE_HEADERS: dict[str, str] = {}
 # A listing may be sent again: it reads. PUT and DELETE of the same row twice do the same as
 # once. An insert is retried only when the connection could not even be opened.
 _RETRIED_METHODS = ("POST", "PUT", "DELETE")
@@ -141,9 +142,11 @@ class IxcClient:
             "Accept": "application/json",
             "Content-Type": "application/json; charset=utf-8",
         }
-        options = {"retries": retries, "backoff": backoff, "verify": verify, "headers": headers, "vendor": "ixc"}
-        self._session = rest.session(**options, pool_size=pool_size, retry_methods=_RETRIED_METHODS)
-        self._insert_session = rest.session(**options, pool_size=pool_size, retry_methods=())  # never retried; as many at once as the rest
+        self._path = urlsplit(self.url).path
+        options = {"retries": retries, "backoff": backoff, "verify": verify, "headers": headers, "vendor": "ixc",
+                   "timeout": self.timeout, "pool_size": pool_size}  # fmt: skip
+        self._session = rest.pool(self.url, **options, retry_methods=_RETRIED_METHODS)
+        self._insert_session = rest.pool(self.url, **options, retry_methods=())  # never retried; as many at once as the rest
 
     def __repr__(self) -> str:  # the token stays out
         return f"IxcClient(url={self.url!r})"
@@ -313,12 +316,12 @@ class IxcClient:
 
     def _request(
         self,
-        http: requests.Session,
+        http: rest.Pool,
         method: str,
         path: str,
         what: str,
         body: Mapping[str, Any] | None,
-        headers: Mapping[str, str | None],
+        headers: Mapping[str, str],
     ) -> dict[str, Any]:
         """Send one request (retried as the session says) and return the JSON object IXC
         answered, or raise the error its failure maps to."""
@@ -327,19 +330,17 @@ class IxcClient:
         try:
             response = http.request(
                 method,
-                f"{self.url}/{path}",
-                data=None if body is None else json.dumps(body).encode(),
+                f"{self._path}/{path}",
+                body=None if body is None else json.dumps(body).encode(),
                 headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
             )
-        except requests.exceptions.SSLError as exc:
-            raise IxcError(f"{what}: TLS failed (is verify right for this server?): {exc}") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except urllib3.exceptions.HTTPError as exc:
+            cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+            if isinstance(cause, urllib3.exceptions.SSLError):
+                raise IxcError(f"{what}: TLS failed (is verify right for this server?): {exc}") from exc
+            # a timeout, a refused or dropped connection: IXC may answer the next run
             raise IxcTransientError(f"{what}: no answer after the retries: {exc}") from exc
-        except requests.RequestException as exc:
-            raise IxcError(f"{what}: cannot send the request: {exc}") from exc
-        status = response.status_code
+        status = response.status
         if status in (401, 403):
             raise IxcAuthError(f"IXC refused the token (HTTP {status})", status=status, what=what)
         if status in rest.RETRY_STATUSES or status >= 500:

@@ -1,5 +1,6 @@
-"""Plumbing shared by the JSON-over-HTTP vendor clients (IXC, BQN): a keep-alive session whose
-retries are bounded and logged, and the masking of secrets in what the clients log.
+"""Plumbing shared by the JSON-over-HTTP vendor clients (IXC, BQN, OZmap): a keep-alive
+session or connection pool whose retries are bounded and logged, and the masking of secrets in
+what the clients log.
 
 Retries are urllib3's :class:`~urllib3.util.Retry` on the session's adapter: a bounded number
 of new attempts, with exponential backoff, after a connection error, a read timeout or a 5xx
@@ -148,11 +149,17 @@ class Pool:
         )
         self._vendor = vendor
 
-    def request(self, method: str, path: str, *, body: bytes | None) -> urllib3.BaseHTTPResponse:
-        """Send ``method`` to ``path`` (absolute: it starts with /) of the endpoint."""
+    def request(
+        self, method: str, path: str, *, body: bytes | None, headers: Mapping[str, str] | None = None
+    ) -> urllib3.BaseHTTPResponse:
+        """Send ``method`` to ``path`` (absolute: it starts with /) of the endpoint, with
+        ``headers`` besides the pool's own."""
         started = time.perf_counter()
+        sent = {**self._pool.headers, **headers} if headers else None  # None: the pool's own
         try:
-            response = self._pool.urlopen(method, path, body=body, redirect=False, assert_same_host=False)
+            response = self._pool.urlopen(
+                method, path, body=body, headers=sent, redirect=False, assert_same_host=False
+            )
         except urllib3.exceptions.HTTPError as exc:
             cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
             metrics.vendor_call(self._vendor, time.perf_counter() - started, type(cause).__name__)
