@@ -45,9 +45,9 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-import requests
+import urllib3
 
 from ngnserver.vendors import rest
 
@@ -206,9 +206,11 @@ class OzmapClient:
                 "Content-Type": "application/json; charset=utf-8",
             },
             "vendor": "ozmap",
+            "timeout": self.timeout,
+            "pool_size": pool_size,
         }
-        self._session = rest.session(**options, pool_size=pool_size, retry_methods=_RETRIED_METHODS)
-        self._create_session = rest.session(**options, pool_size=pool_size, retry_methods=())  # never retried; as many at once as the rest
+        self._session = rest.pool(self.url, **options, retry_methods=_RETRIED_METHODS)
+        self._create_session = rest.pool(self.url, **options, retry_methods=())  # never retried; as many at once as the rest
 
     def __repr__(self) -> str:  # the key and the password stay out
         return f"OzmapClient(url={self.url!r}, user={self.user!r})"
@@ -582,32 +584,32 @@ class OzmapClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Any = None,
-        http: requests.Session | None = None,
+        http: rest.Pool | None = None,
         gone_is_done: bool = False,
-    ) -> requests.Response:
+    ) -> urllib3.BaseHTTPResponse:
         return self._send_authorized(
             http or self._session, method, f"{self.url}/{path}", what, params, body, gone_is_done
         )
 
     def _send_authorized(
         self,
-        http: requests.Session,
+        http: rest.Pool,
         method: str,
         url: str,
         what: str,
         params: Mapping[str, str] | None,
         body: Any,
         gone_is_done: bool = False,
-    ) -> requests.Response:
+    ) -> urllib3.BaseHTTPResponse:
         """Send with the current key (logging in first if there is none) and, after a 401
         when credentials are configured, log in again and send once more. Raises unless the
         answer is a 2xx (or a 404 the caller maps)."""
         key = self._current_key()
         response = self._send(http, method, url, what, params, body, key)
-        if response.status_code == 401 and self._password:
+        if response.status == 401 and self._password:
             self._relogin(key)
             response = self._send(http, method, url, what, params, body, self._key)
-        if response.status_code == 404 and gone_is_done and rest.attempts(response) > 1:
+        if response.status == 404 and gone_is_done and rest.attempts(response) > 1:
             return response  # an earlier attempt removed it and its answer was lost
         self._check(response, what)
         return response
@@ -626,38 +628,40 @@ class OzmapClient:
 
     def _send(
         self,
-        http: requests.Session,
+        http: rest.Pool,
         method: str,
         url: str,
         what: str,
         params: Mapping[str, str] | None,
         body: Any,
         key: str | None,
-    ) -> requests.Response:
+    ) -> urllib3.BaseHTTPResponse:
+        """Send one request to ``url`` (on this tenant: its path and query go on the wire)
+        with ``params`` added to its query."""
         if self._debugging:
             shown = "" if body is None else " " + json.dumps(rest.redacted(body))
             self._log("%s: %s %s %s%s", what, method, urlsplit(url).path, params or "", shown)
+        parts = urlsplit(url)
+        query = "&".join(part for part in (parts.query, urlencode(params or {})) if part)
+        target = f"{parts.path}?{query}" if query else parts.path
         try:
             response = http.request(
                 method,
-                url,
-                params=params,
-                data=None if body is None else json.dumps(body, ensure_ascii=False).encode(),
+                target,
+                body=None if body is None else json.dumps(body, ensure_ascii=False).encode(),
                 headers={"Authorization": key} if key else None,
-                timeout=self.timeout,
-                allow_redirects=False,
             )
-        except requests.exceptions.SSLError as exc:
-            raise OzmapError(f"{what}: TLS failed (is verify right for OZmap?): {exc}") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except urllib3.exceptions.HTTPError as exc:
+            cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+            if isinstance(cause, urllib3.exceptions.SSLError):
+                raise OzmapError(f"{what}: TLS failed (is verify right for OZmap?): {exc}") from exc
+            # a timeout, a refused or dropped connection: OZmap may answer the next run
             raise OzmapTransientError(f"{what}: no answer after the retries: {exc}") from exc
-        except requests.RequestException as exc:
-            raise OzmapError(f"{what}: cannot send the request: {exc}") from exc
-        self._log("%s: HTTP %s", what, response.status_code)
+        self._log("%s: HTTP %s", what, response.status)
         return response
 
-    def _check(self, response: requests.Response, what: str) -> None:
-        status = response.status_code
+    def _check(self, response: urllib3.BaseHTTPResponse, what: str) -> None:
+        status = response.status
         if 200 <= status < 300:
             return
         if status in rest.RETRY_STATUSES or status >= 500:
@@ -746,15 +750,15 @@ def _chunks(ids: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def _json(response: requests.Response, what: str) -> Any:
+def _json(response: urllib3.BaseHTTPResponse, what: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise OzmapProtocolError(f"{what}: HTTP {response.status_code}, not JSON") from None
+        raise OzmapProtocolError(f"{what}: HTTP {response.status}, not JSON") from None
 
 
-def _error_message(response: requests.Response) -> str:
-    text = response.text.strip()
+def _error_message(response: urllib3.BaseHTTPResponse) -> str:
+    text = response.data.decode("utf-8", "replace").strip()
     try:
         reply = response.json()
     except ValueError:
@@ -762,4 +766,4 @@ def _error_message(response: requests.Response) -> str:
     if isinstance(reply, dict) and isinstance(reply.get("message"), str):
         text = reply["message"]
     text = text[:300] or response.reason
-    return f"HTTP {response.status_code}: {text}"
+    return f"HTTP {response.status}: {text}"

@@ -1,8 +1,8 @@
 """Plumbing shared by the JSON-over-HTTP vendor clients (IXC, BQN, OZmap): a keep-alive
-session or connection pool whose retries are bounded and logged, and the masking of secrets in
-what the clients log.
+connection pool whose retries are bounded and logged, and the masking of secrets in what the
+clients log.
 
-Retries are urllib3's :class:`~urllib3.util.Retry` on the session's adapter: a bounded number
+Retries are urllib3's :class:`~urllib3.util.Retry` on the pool: a bounded number
 of new attempts, with exponential backoff, after a connection error, a read timeout or a 5xx
 (or 429) answer. Which methods may be retried after the request was sent is the caller's
 choice: a connection that could not be opened is always retried (nothing was sent), a lost or
@@ -18,9 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
-import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ngnserver import metrics
@@ -62,7 +60,7 @@ class BoundedRetry(Retry):
 
 
 def _retry(retries: int, backoff: float, retry_methods: Collection[str]) -> BoundedRetry:
-    """The retry rule of :func:`session` and :func:`pool`."""
+    """The retry rule of :class:`Pool`."""
     if retries < 0:
         raise ValueError(f"retries cannot be negative: {retries}")
     after_send = frozenset(method.upper() for method in retry_methods)
@@ -84,40 +82,20 @@ def _retry(retries: int, backoff: float, retry_methods: Collection[str]) -> Boun
     )
 
 
-def session(
-    *,
-    retries: int,
-    backoff: float,
-    verify: bool | str,
-    pool_size: int,
-    retry_methods: Collection[str],
-    headers: Mapping[str, str],
-    vendor: str,
-) -> requests.Session:
-    """A session for one vendor endpoint. ``retries`` new attempts at most (0: none), waiting
-    ``backoff`` x 2^(n-1) seconds before the n-th after the first; ``verify`` is requests' (a
-    bool, or the path of a CA bundle); ``pool_size`` connections are kept alive for reuse, and
-    a thread that needs one more waits for one to be free."""
-    retry = _retry(retries, backoff, retry_methods)
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=pool_size, pool_block=True)
-    http = requests.Session()
-    http.mount("https://", adapter)
-    http.mount("http://", adapter)
-    http.verify = verify
-    http.trust_env = False  # no netrc credentials or proxies picked up from the environment
-    http.headers.update(headers)
-    return metrics.instrument(http, vendor)
-
-
 class Pool:
-    """What :func:`session` gives, on urllib3 alone: for a client whose calls are many and
-    small (the BQN sync writes one object a call, up to 100,000 a run), where requests' own
-    work per call (preparing, merging settings, cookies, hooks) was half of the sync's CPU.
-    One urllib3 connection pool for the endpoint ``base_url`` (its scheme, host and port;
-    requests name a path), so nothing is parsed or looked up per call beyond the request
-    itself. Same retries, keep-alive pool, TLS rule and metrics; answers are urllib3's
-    responses (``status``, ``reason``, ``data``, ``json()``, ``retries``), read whole;
-    failures are urllib3's exceptions (:class:`urllib3.exceptions.HTTPError`)."""
+    """The connections to one vendor endpoint ``base_url`` (its scheme, host and port;
+    requests name a path): one urllib3 connection pool, not a requests session, because a
+    sync's calls are many and small (the BQN sync writes one object a call, up to 100,000 a
+    run) and requests' own work per call (preparing, merging settings, cookies, hooks) was
+    the largest part of a sync's CPU. ``retries`` new attempts at most (0: none), waiting
+    ``backoff`` x 2^(n-1) seconds before the n-th after the first (only for
+    ``retry_methods`` once a request was sent); ``verify`` checks the TLS certificate (True),
+    or not (False), or against a CA bundle (its path); ``pool_size`` connections are kept
+    alive, and a thread that needs one more waits for one to be free; ``timeout`` is
+    (connect, read) seconds. No proxy or netrc is picked up from the environment. Every call
+    is counted in the metrics as the ``vendor``'s. Answers are urllib3's responses
+    (``status``, ``reason``, ``data``, ``json()``, ``retries``), read whole; failures are
+    urllib3's exceptions (:class:`urllib3.exceptions.HTTPError`)."""
 
     def __init__(
         self,
@@ -173,8 +151,7 @@ class Pool:
 
 
 def pool(base_url: str, **options: Any) -> Pool:
-    """A :class:`Pool` for the endpoint ``base_url``; the options are :func:`session`'s and
-    ``timeout`` (connect, read seconds)."""
+    """A :class:`Pool` for the endpoint ``base_url`` (the options are its own)."""
     return Pool(base_url, **options)
 
 
@@ -201,8 +178,7 @@ def redacted(value: Any) -> Any:
     return value
 
 
-def attempts(response: requests.Response | urllib3.BaseHTTPResponse) -> int:
+def attempts(response: urllib3.BaseHTTPResponse) -> int:
     """How many times the request of ``response`` was sent, the last one included."""
-    raw = response.raw if isinstance(response, requests.Response) else response
-    retries = getattr(raw, "retries", None)
+    retries = getattr(response, "retries", None)
     return 1 + (len(retries.history) if retries is not None else 0)
