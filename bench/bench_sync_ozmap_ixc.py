@@ -3,8 +3,8 @@ their splitters, client properties) in the OZmap simulator and its IXC side
 (``populate_fiber``: projects, transmitters, fiber logins) in the IXC simulator, latency
 added to every call of both, a SQLite state. For each direction, a first run and a second
 run with nothing changed: wall time, objects/s, calls made to each side (writes among
-them), the peak resident memory and the CPU time of the sync's process. Each simulator runs in a process
-of its own, so that its work does not share the sync's interpreter lock.
+them), the peak resident memory and the CPU time of the sync's process. Each simulator runs
+in a process of its own, so that its work does not share the sync's interpreter lock.
 
     PYTHONPATH=. python bench/bench_sync_ozmap_ixc.py --boxes 20000 --logins 50000 --latency 0.002
 

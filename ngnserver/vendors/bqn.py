@@ -222,8 +222,7 @@ class BqnClient:
         try:
             response = self._pool.request(method, f"{self._path}/{path}", body=data)
         except urllib3.exceptions.HTTPError as exc:
-            cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
-            if isinstance(cause, urllib3.exceptions.SSLError):
+            if rest.tls_failed(exc):
                 raise BqnError(f"{what}: TLS failed (is verify right for this BQN?): {exc}") from exc
             # a timeout, a refused or dropped connection: the BQN may answer the next run
             raise BqnTransientError(f"{what}: no answer after the retries: {exc}") from exc

@@ -335,8 +335,7 @@ class IxcClient:
                 headers=headers,
             )
         except urllib3.exceptions.HTTPError as exc:
-            cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
-            if isinstance(cause, urllib3.exceptions.SSLError):
+            if rest.tls_failed(exc):
                 raise IxcError(f"{what}: TLS failed (is verify right for this server?): {exc}") from exc
             # a timeout, a refused or dropped connection: IXC may answer the next run
             raise IxcTransientError(f"{what}: no answer after the retries: {exc}") from exc

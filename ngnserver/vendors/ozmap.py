@@ -638,10 +638,10 @@ class OzmapClient:
     ) -> urllib3.BaseHTTPResponse:
         """Send one request to ``url`` (on this tenant: its path and query go on the wire)
         with ``params`` added to its query."""
+        parts = urlsplit(url)
         if self._debugging:
             shown = "" if body is None else " " + json.dumps(rest.redacted(body))
-            self._log("%s: %s %s %s%s", what, method, urlsplit(url).path, params or "", shown)
-        parts = urlsplit(url)
+            self._log("%s: %s %s %s%s", what, method, parts.path, params or "", shown)
         query = "&".join(part for part in (parts.query, urlencode(params or {})) if part)
         target = f"{parts.path}?{query}" if query else parts.path
         try:
@@ -652,8 +652,7 @@ class OzmapClient:
                 headers={"Authorization": key} if key else None,
             )
         except urllib3.exceptions.HTTPError as exc:
-            cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
-            if isinstance(cause, urllib3.exceptions.SSLError):
+            if rest.tls_failed(exc):
                 raise OzmapError(f"{what}: TLS failed (is verify right for OZmap?): {exc}") from exc
             # a timeout, a refused or dropped connection: OZmap may answer the next run
             raise OzmapTransientError(f"{what}: no answer after the retries: {exc}") from exc

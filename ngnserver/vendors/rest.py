@@ -139,8 +139,7 @@ class Pool:
                 method, path, body=body, headers=sent, redirect=False, assert_same_host=False
             )
         except urllib3.exceptions.HTTPError as exc:
-            cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
-            metrics.vendor_call(self._vendor, time.perf_counter() - started, type(cause).__name__)
+            metrics.vendor_call(self._vendor, time.perf_counter() - started, type(cause(exc)).__name__)
             raise
         error = f"HTTP {response.status}" if response.status >= 500 else None
         metrics.vendor_call(self._vendor, time.perf_counter() - started, error)
@@ -148,6 +147,20 @@ class Pool:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def cause(failure: urllib3.exceptions.HTTPError) -> BaseException:
+    """What made a :meth:`Pool.request` fail: the last attempt's error when the retries ran
+    out (urllib3's MaxRetryError wraps it), else the failure itself."""
+    if isinstance(failure, urllib3.exceptions.MaxRetryError) and failure.reason is not None:
+        return failure.reason
+    return failure
+
+
+def tls_failed(failure: urllib3.exceptions.HTTPError) -> bool:
+    """Whether a :meth:`Pool.request` failed on TLS (a certificate that does not verify),
+    which no retry mends, rather than on a timeout or a refused or dropped connection."""
+    return isinstance(cause(failure), urllib3.exceptions.SSLError)
 
 
 def pool(base_url: str, **options: Any) -> Pool:

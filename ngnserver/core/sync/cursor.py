@@ -153,7 +153,11 @@ class CursorWalk:
     cursor: Cursor
     _reads: list[_Read] = field(default_factory=list)
     _folded: int = 0  # the leading reads whose writes all ended, folded into _state
-    _state: _State | None = None
+    _state: _State = field(init=False)
+
+    def __post_init__(self) -> None:
+        cursor = self.cursor
+        self._state = _State(cursor.position, set(cursor.seen), set(cursor.pending))
 
     def read(self, object_id: str, position: str | None, writes: Iterable[WriteKey] = ()) -> None:
         """An object read by change time, and the writes planned for it (none: it needs
@@ -174,10 +178,6 @@ class CursorWalk:
         to come (or was never sent: the run stopped). ``done`` and ``failed`` only grow
         during a run, so the leading reads that ended are folded in once, not walked again
         at every call."""
-        if self._state is None:
-            cursor = self.cursor
-            self._state = _State(cursor.position, set(cursor.seen), set(cursor.pending))
-
         def ended(item: _Read) -> bool:
             return all(write in done or write in failed for write in item.writes)
 
