@@ -14,7 +14,6 @@ import enum
 import fcntl
 import os
 import shutil
-import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -31,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 
+from ngnserver.pg_connection import BoundedConnection, answers_within
 from ngnserver.sqlite_writers import WriterTurns
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -103,42 +103,6 @@ def trouble(error: BaseException) -> Trouble:
     return Trouble.REFUSED
 
 
-_answers = threading.local()  # .limit: this thread's bound on answers, over the connection's
-
-
-@contextmanager
-def answers_within(seconds: float | None) -> Iterator[None]:
-    """Bound this thread's waits for PostgreSQL's answers by ``seconds`` (None: no bound)
-    instead of ``Limits.answer`` for the block: a health check wants to know in seconds, a
-    migration may take as long as it takes."""
-    before = getattr(_answers, "limit", False)
-    _answers.limit = seconds
-    try:
-        yield
-    finally:
-        _answers.limit = before
-
-
-class _BoundedConnection(psycopg.Connection):
-    """A psycopg connection that waits a bounded time for each answer of the server
-    (``answer_timeout``, or ``answers_within``). libpq would wait forever on a server that
-    stopped answering (its kernel still acknowledges what is sent); past the bound the
-    connection is closed, and the request fails with a connection error, after which the
-    pool opens a new connection."""
-
-    answer_timeout: float | None = None
-
-    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-        if timeout is None:
-            limit = getattr(_answers, "limit", False)
-            timeout = self.answer_timeout if limit is False else limit
-        try:
-            return super().wait(gen, interval, timeout)
-        except psycopg.errors._WaitTimeout:  # what wait(timeout=...) raises
-            self.close()
-            raise psycopg.OperationalError(f"the database did not answer within {timeout:g} s") from None
-
-
 def make_engine(url: str, limits: Limits | None = None, prepared: bool = True) -> Engine:
     """An engine with the settings each backend needs under several gunicorn workers.
     ``prepared=False`` turns PostgreSQL's prepared statements off (a pooler in transaction
@@ -163,7 +127,7 @@ def _postgresql_engine(url: URL, limits: Limits, prepared: bool) -> Engine:
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect, _record, cargs, cparams):  # type: ignore[no-untyped-def]
-        connection = _BoundedConnection.connect(*cargs, **cparams)
+        connection = BoundedConnection.connect(*cargs, **cparams)
         connection.answer_timeout = limits.answer or None
         return connection
 
