@@ -26,7 +26,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -42,6 +41,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support.loopback import free_port
 from tests.support.wire import SoapFault, envelope, post, read_response
 
 ADMIN = ("admin", "secret")
@@ -292,12 +292,6 @@ def check_sample(url: str, scenario: Scenario, data: Dataset) -> tuple[int, Any]
 
 
 # -- servers ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 class Server:

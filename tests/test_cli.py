@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from ngnserver.core import jobs as job_queue
 from ngnserver.core.dsl_ikano import NOT_CONFIGURED
 from ngnserver.models.job import Job
 from tests.conftest import database_url
+from tests.support.loopback import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -122,12 +122,6 @@ def test_db_recount_rebuilds_credit_usage_exactly_as_the_server_counted_it(serve
     assert usage() == counted
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_read_commands_run_elsewhere_refuse_to_make_a_state_directory_and_say_where_they_looked(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -153,7 +147,7 @@ def test_a_database_without_the_schema_is_named_with_what_to_run(server, tmp_pat
 
 
 def test_an_unreachable_database_is_one_sentence_naming_it_without_its_password(tmp_path):
-    url = f"postgresql+psycopg://ngn:topsecret@127.0.0.1:{_free_port()}/ngn"
+    url = f"postgresql+psycopg://ngn:topsecret@127.0.0.1:{free_port()}/ngn"
     for args in (["audit"], ["jobs"], ["db", "upgrade"]):
         line = refusal(command(*args, cwd=tmp_path, database_url=url, state_dir=str(tmp_path),
                                admin_username="admin", admin_password="secret"))  # fmt: skip
@@ -253,7 +247,7 @@ def test_dev_serve_listens_on_ngnserver_bind(tmp_path):
     (bin_dir / "ngnserver").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ngnserver.cli "$@"\n')
     (bin_dir / "ngnserver").chmod(0o755)
     (tmp_path / ".venv" / ".installed-base").touch()
-    port = _free_port()
+    port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("NGNSERVER_")}
     environ.update(PYTHONPATH=str(REPOSITORY), NGNSERVER_BIND=f"127.0.0.1:{port}", NGNSERVER_WORKERS="1",
                    NGNSERVER_STATE_DIR=str(tmp_path / "var"))  # fmt: skip
@@ -275,14 +269,14 @@ def test_dev_serve_listens_on_ngnserver_bind(tmp_path):
 
 @pytest.mark.parametrize("name", ["WORKERS", "THREADS", "CLIENT_TIMEOUT", "KEEPALIVE", "WORKER_TIMEOUT"])
 def test_serve_with_a_bad_gunicorn_number_names_it_without_a_traceback(tmp_path, name):
-    result = command("serve", "--bind", f"127.0.0.1:{_free_port()}", cwd=tmp_path, **{name.lower(): "abc"})
+    result = command("serve", "--bind", f"127.0.0.1:{free_port()}", cwd=tmp_path, **{name.lower(): "abc"})
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
     assert f"NGNSERVER_{name} must be a " in result.stderr and "'abc'" in result.stderr
 
 
 def test_serve_with_an_unreachable_database_says_so_in_a_sentence(tmp_path):
-    url = f"postgresql://ngn:topsecret@127.0.0.1:{_free_port()}/ngn"
-    result = command("serve", "--bind", f"127.0.0.1:{_free_port()}", cwd=tmp_path, database_url=url,
+    url = f"postgresql://ngn:topsecret@127.0.0.1:{free_port()}/ngn"
+    result = command("serve", "--bind", f"127.0.0.1:{free_port()}", cwd=tmp_path, database_url=url,
                      admin_username="admin", admin_password="secret")  # fmt: skip
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
     assert "cannot prepare the database" in result.stderr and "NGNSERVER_DATABASE_URL" in result.stderr

@@ -46,7 +46,6 @@ views, and a single JSON child being an object rather than a one-item list.
 
 from __future__ import annotations
 
-import datetime
 import itertools
 import json
 import random
@@ -64,6 +63,8 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
+
+from tests.support.loopback import free_port, self_signed
 
 PATH = "/dcimgr"
 FREE_DOMAIN = "free.ds"
@@ -250,7 +251,7 @@ class DcimSimulator:
 
     def start(self) -> Self:
         if self._listen_port is None:
-            self._listen_port = _free_port()
+            self._listen_port = free_port("0.0.0.0")  # the servers' addresses listen on it too
         self._http = _Server(("127.0.0.1", 0), _Handler)
         self._http.simulator = self
         if self.tls:
@@ -1003,7 +1004,7 @@ class DcimSimulator:
 
     def _tls_context(self) -> ssl.SSLContext:
         self._tempdir = tempfile.TemporaryDirectory(prefix="dcimsim-")
-        certificate, key = _self_signed(Path(self._tempdir.name))
+        certificate, key = self_signed(Path(self._tempdir.name))
         self.certificate_path = str(certificate)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate, key)
@@ -1053,52 +1054,6 @@ def _json_of(element: etree._Element) -> dict[str, Any]:
         else:
             value[child.tag] = [value[child.tag], converted]
     return value
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("0.0.0.0", 0))
-        return int(probe.getsockname()[1])
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 signed by its own key (files in ``directory``)."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dcimanager-simulator")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    certificate_path = directory / "certificate.pem"
-    key_path = directory / "key.pem"
-    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return certificate_path, key_path
 
 
 class _Server(ThreadingHTTPServer):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.loopback import free_port
 from tests.support.wire import HttpResponse, http_exchange
 
 ADMIN = ("admin", "secret")  # the credentials the captures carry
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _command() -> list[str]:
@@ -155,7 +149,7 @@ class Deployment:
             env["NGNSERVER_ADMIN_USERNAME"], env["NGNSERVER_ADMIN_PASSWORD"] = self.admin
         env.update(self.settings)
         n = len(self.servers)
-        port = _free_port()
+        port = free_port()
         stdout, stderr = self.root / f"stdout-{n}.log", self.root / f"stderr-{n}.log"
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(

@@ -20,8 +20,6 @@ said otherwise:
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import ssl
 import tempfile
@@ -35,10 +33,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.support.loopback import self_signed
 
 FAULTS = ("drop", "timeout", "hang", "not_json")
 """The fault kinds :meth:`HttpSimulator.fail` takes, besides "status:<code>" and "body:<text>"."""
@@ -154,7 +149,7 @@ class HttpSimulator:
         self._server.simulator = self
         if self.tls:
             self._tls_dir = tempfile.TemporaryDirectory(prefix="simulator-tls-")
-            self.certificate_path, key_path = _self_signed(Path(self._tls_dir.name))
+            self.certificate_path, key_path = self_signed(Path(self._tls_dir.name))
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.certificate_path, key_path)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
@@ -279,38 +274,6 @@ class HttpSimulator:
     def _connected(self) -> None:
         with self._lock:
             self.connections += 1
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A key and a self-signed certificate for 127.0.0.1, written as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    certificate_path, key_path = directory / "cert.pem", directory / "key.pem"
-    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return certificate_path, key_path
 
 
 class _Server(ThreadingHTTPServer):

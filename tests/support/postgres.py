@@ -32,7 +32,6 @@ import atexit
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -43,6 +42,8 @@ from typing import Any, Self
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
+
+from tests.support.loopback import free_port
 
 #: Environment variable naming an existing server to use instead of starting one.
 URL_ENV_VAR = "NGNSERVER_TEST_POSTGRES_URL"
@@ -108,14 +109,6 @@ def find_bindir() -> Path:
 def _version_key(version: str) -> tuple[int, ...]:
     """Sort key for directory names such as ``"15"`` or ``"9.6"``."""
     return tuple(int(part) for part in version.split(".") if part.isdigit())
-
-
-def _free_port() -> int:
-    """Return a TCP port on :data:`HOST` that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _connect(url: URL) -> psycopg.Connection:
@@ -335,7 +328,7 @@ class TemporaryPostgres:
 
     def _launch(self) -> None:
         assert self._tmpdir is not None
-        self._port = _free_port()
+        self._port = free_port()
         settings = {
             **SERVER_SETTINGS,
             "listen_addresses": HOST,
