@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
-import resource
 import sys
 import tempfile
 import time
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from remote import Remote, objects, peak_mib
 
 from ngnserver.config import BqnSettings, IxcSettings, Settings
 from ngnserver.core import sync
@@ -33,45 +33,16 @@ from tests.support.bqn_simulator import BqnSimulator
 from tests.support.ixc_simulator import IxcSimulator, populate
 
 
-def _serve(connection: Any, kind: str, options: dict[str, Any]) -> None:
-    """A simulator in this (child) process: sends its address and credentials, then answers
-    ``writes`` with its count of writes until told ``stop``."""
-    if kind == "ixc":
-        simulator: Any = IxcSimulator(keep_calls=False)
-        populate(simulator, **options)
-        credentials: tuple[str, ...] = (simulator.token,)
-    else:
-        simulator = BqnSimulator(keep_calls=False)
-        simulator.latency = options["latency"]
-        credentials = (simulator.user, simulator.password)
-    with simulator:
-        connection.send((simulator.url, *credentials))
-        while (command := connection.recv()) != "stop":
-            connection.send(simulator.writes() if command == "writes" else None)
+def ixc_simulator(**options: Any) -> tuple[IxcSimulator, tuple[str, ...]]:
+    simulator = IxcSimulator(keep_calls=False)
+    populate(simulator, **options)
+    return simulator, (simulator.token,)
 
 
-class Remote:
-    """A simulator in a child process."""
-
-    def __init__(self, kind: str, **options: Any) -> None:
-        self.connection, child = multiprocessing.Pipe()
-        self.process = multiprocessing.Process(
-            target=_serve, args=(child, kind, options), daemon=True
-        )
-        self.process.start()
-        self.url, *self.credentials = self.connection.recv()
-
-    def writes(self) -> int:
-        self.connection.send("writes")
-        return self.connection.recv()
-
-    def stop(self) -> None:
-        self.connection.send("stop")
-        self.process.join(10)
-
-
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def bqn_simulator(latency: float) -> tuple[BqnSimulator, tuple[str, ...]]:
+    simulator = BqnSimulator(keep_calls=False)
+    simulator.latency = latency
+    return simulator, (simulator.user, simulator.password)
 
 
 def one_run(
@@ -84,10 +55,6 @@ def one_run(
     finally:
         runner.close()
     return result, time.perf_counter() - began
-
-
-def objects(result: sync.RunResult) -> int:
-    return sum(n for outcomes in result.counts.values() for n in outcomes.values())
 
 
 def main() -> None:
@@ -112,12 +79,12 @@ def main() -> None:
     print(f"{'conn':>4}  {'run':<9} {'status':<7} {'seconds':>8} {'objects/s':>10} {'writes':>7} "
           f"{'writes/s':>9} {'reading s':>9} {'writing s':>9} {'writes/s writing':>16} {'peak MiB':>9}")  # fmt: skip
     contracts = args.contracts or args.logins
-    ixc = Remote("ixc", logins=args.logins, plans=args.plans, contracts=contracts)
+    ixc = Remote(ixc_simulator, logins=args.logins, plans=args.plans, contracts=contracts)
     with tempfile.TemporaryDirectory() as tmp:
         database = Database(f"sqlite:///{tmp}/bench.sqlite3")
         database.migrate()
         for connections in (int(n) for n in args.connections.split(",")):
-            bqn = Remote("bqn", latency=args.latency)
+            bqn = Remote(bqn_simulator, latency=args.latency)
             settings = Settings(
                 state_dir=Path(tmp),
                 ixc=IxcSettings(url=ixc.url, token=ixc.credentials[0]),

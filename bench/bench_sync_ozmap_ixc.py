@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
-import resource
 import sys
 import tempfile
 import time
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from remote import Remote, cpu_seconds, objects, peak_mib
 
 from ngnserver.config import IxcSettings, OzmapIxcSettings, OzmapSettings, Settings
 from ngnserver.core import sync
@@ -35,55 +35,18 @@ from tests.support.ozmap_simulator import OzmapSimulator, generate_plant
 TRANSMITTERS = 20
 
 
-def _serve(connection: Any, kind: str, options: dict[str, Any]) -> None:
-    """A simulator in this (child) process: sends its address and credential, then answers
-    ``counts`` with (calls, writes) until told ``stop``."""
-    if kind == "ozmap":
-        simulator: Any = OzmapSimulator(keep_calls=False)
-        generate_plant(simulator, boxes=options["boxes"], splitters_per_box=options["splitters"],
-                       olts=TRANSMITTERS, clients=options["logins"])  # fmt: skip
-        credential = simulator.key
-    else:
-        simulator = IxcSimulator(keep_calls=False)
-        populate_fiber(simulator, transmitters=TRANSMITTERS, logins=options["logins"])
-        credential = simulator.token
-    simulator.latency = options["latency"]
-    with simulator:
-        connection.send((simulator.url, credential))
-        while connection.recv() != "stop":
-            connection.send((simulator.count(), simulator.writes()))
+def ozmap_simulator(boxes: int, splitters: int, logins: int, latency: float) -> tuple[OzmapSimulator, tuple[str, ...]]:
+    simulator = OzmapSimulator(keep_calls=False)
+    generate_plant(simulator, boxes=boxes, splitters_per_box=splitters, olts=TRANSMITTERS, clients=logins)
+    simulator.latency = latency
+    return simulator, (simulator.key,)
 
 
-class Remote:
-    """A simulator in a child process."""
-
-    def __init__(self, kind: str, **options: Any) -> None:
-        self.connection, child = multiprocessing.Pipe()
-        self.process = multiprocessing.Process(target=_serve, args=(child, kind, options), daemon=True)
-        self.process.start()
-        self.url, self.credential = self.connection.recv()
-
-    def counts(self) -> tuple[int, int]:
-        self.connection.send("counts")
-        return self.connection.recv()
-
-    def stop(self) -> None:
-        self.connection.send("stop")
-        self.process.join(10)
-
-
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_seconds() -> float:
-    """CPU time of the sync's process (its threads; not the simulators')."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def objects(result: sync.RunResult) -> int:
-    return sum(n for outcomes in result.counts.values() for n in outcomes.values())
+def ixc_simulator(logins: int, latency: float, **_: Any) -> tuple[IxcSimulator, tuple[str, ...]]:
+    simulator = IxcSimulator(keep_calls=False)
+    populate_fiber(simulator, transmitters=TRANSMITTERS, logins=logins)
+    simulator.latency = latency
+    return simulator, (simulator.token,)
 
 
 def main() -> None:
@@ -101,14 +64,14 @@ def main() -> None:
     print(f"{'direction':<10} {'run':<9} {'status':<7} {'seconds':>8} {'objects':>8} {'objects/s':>10}"
           f" {'OZmap calls':>12} {'writes':>7} {'IXC calls':>10} {'writes':>7} {'peak MiB':>9} {'CPU s':>6}")  # fmt: skip
     options = {"boxes": args.boxes, "splitters": args.splitters, "logins": args.logins, "latency": args.latency}
-    ozmap, ixc = Remote("ozmap", **options), Remote("ixc", **options)
+    ozmap, ixc = Remote(ozmap_simulator, **options), Remote(ixc_simulator, **options)
     with tempfile.TemporaryDirectory() as tmp:
         database = Database(f"sqlite:///{tmp}/bench.sqlite3")
         database.migrate()
         settings = Settings(
             state_dir=Path(tmp),
-            ozmap=OzmapSettings(url=ozmap.url, key=ozmap.credential, write_connections=args.connections),
-            ixc=IxcSettings(url=ixc.url, token=ixc.credential),
+            ozmap=OzmapSettings(url=ozmap.url, key=ozmap.credentials[0], write_connections=args.connections),
+            ixc=IxcSettings(url=ixc.url, token=ixc.credentials[0]),
             ozmap_ixc=OzmapIxcSettings(box_style="bench"),
         )
         for direction, build in (("ozmap-ixc", ozmap_ixc.build), ("ixc-ozmap", ixc_ozmap.build)):
