@@ -51,20 +51,17 @@ import json
 import random
 import secrets
 import socket
-import ssl
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
-from tests.support.loopback import free_port, self_signed
+from tests.support.loopback import Serving, free_port
 
 PATH = "/dcimgr"
 FREE_DOMAIN = "free.ds"
@@ -238,10 +235,8 @@ class DcimSimulator:
         self._extra_pool = itertools.count(0)
         self._listen_port = listen_port
         self._listeners: dict[str, socket.socket] = {}
-        self._http: _Server | None = None
-        self._threads: list[threading.Thread] = []
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        self.certificate_path: str | None = None
+        self._serving: Serving | None = None
+        self._clock: threading.Thread | None = None
         self._add_user(username, ADMIN_LEVEL, password)
         self._fill_pool()
         if seed:
@@ -252,33 +247,24 @@ class DcimSimulator:
     def start(self) -> Self:
         if self._listen_port is None:
             self._listen_port = free_port("0.0.0.0")  # the servers' addresses listen on it too
-        self._http = _Server(("127.0.0.1", 0), _Handler)
-        self._http.simulator = self
-        if self.tls:
-            self._http.socket = self._tls_context().wrap_socket(self._http.socket, server_side=True)
-        serve = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        clock = threading.Thread(target=self._run_clock, daemon=True)
-        self._threads = [serve, clock]
-        for thread in self._threads:
-            thread.start()
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.simulator = self
+        self._serving = Serving(server, tls=self.tls)
+        self._clock = threading.Thread(target=self._run_clock, daemon=True)
+        self._clock.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and listening; answers held by a knob are released at once."""
         self._stopping.set()
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-        for thread in self._threads:
-            thread.join()
+        if self._serving is not None:
+            self._serving.close()
+        if self._clock is not None:
+            self._clock.join()
         with self._lock:
             for listener in self._listeners.values():
                 listener.close()
             self._listeners.clear()
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -289,13 +275,18 @@ class DcimSimulator:
     @property
     def base_url(self) -> str:
         """Scheme, host and port; the client adds ``path``."""
-        assert self._http is not None, "the simulator is not started"
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{self._http.server_address[1]}"
+        assert self._serving is not None, "the simulator is not started"
+        return self._serving.root_url
 
     @property
     def url(self) -> str:
         return self.base_url + self.path
+
+    @property
+    def certificate_path(self) -> str | None:
+        """The PEM file of the certificate served over TLS (None without ``tls``)."""
+        path = self._serving.certificate_path if self._serving is not None else None
+        return str(path) if path is not None else None
 
     @property
     def listen_port(self) -> int:
@@ -1001,14 +992,6 @@ class DcimSimulator:
         self.add_server("R630", "Dell PowerEdge R630", blocked=True)
         self.add_server("R630", "Dell PowerEdge R630", diag_in_progress=True)
         self.add_server("R630", "Dell PowerEdge R630", domain="old.example")
-
-    def _tls_context(self) -> ssl.SSLContext:
-        self._tempdir = tempfile.TemporaryDirectory(prefix="dcimsim-")
-        certificate, key = self_signed(Path(self._tempdir.name))
-        self.certificate_path = str(certificate)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(certificate, key)
-        return context
 
 
 def _doc(params: Mapping[str, str]) -> etree._Element:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -33,7 +31,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from tests.support.loopback import self_signed
+from tests.support.loopback import Serving
 
 FAULTS = ("drop", "timeout", "hang", "not_json")
 """The fault kinds :meth:`HttpSimulator.fail` takes, besides "status:<code>" and "body:<text>"."""
@@ -116,8 +114,6 @@ class HttpSimulator:
         self.timeout_sleep = timeout_sleep
         self.keep_calls = keep_calls
         self.tls = tls
-        self.certificate_path: Path | None = None
-        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
         self.latency = 0.0
         self.calls: list[Call] = []
         self.counts: Counter[str] = Counter()  # operation -> calls, faulted ones included
@@ -125,8 +121,7 @@ class HttpSimulator:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._faults: list[_Fault] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
 
     # what a subclass provides
 
@@ -145,30 +140,16 @@ class HttpSimulator:
     # lifecycle
 
     def start(self) -> Self:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.simulator = self
-        if self.tls:
-            self._tls_dir = tempfile.TemporaryDirectory(prefix="simulator-tls-")
-            self.certificate_path, key_path = self_signed(Path(self._tls_dir.name))
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.certificate_path, key_path)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.simulator = self
+        self._serving = Serving(server, tls=self.tls)
         return self
 
     def stop(self) -> None:
         """Stop serving; answers still waiting on a fault are released at once."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        if self._tls_dir is not None:
-            self._tls_dir.cleanup()
+        if self._serving is not None:
+            self._serving.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -178,9 +159,13 @@ class HttpSimulator:
 
     @property
     def root_url(self) -> str:
-        assert self._server is not None, "the simulator is not started"
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+        assert self._serving is not None, "the simulator is not started"
+        return self._serving.root_url
+
+    @property
+    def certificate_path(self) -> Path | None:
+        """The PEM file of the certificate served over TLS (None without ``tls``)."""
+        return self._serving.certificate_path if self._serving is not None else None
 
     # test hooks
 

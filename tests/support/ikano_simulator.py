@@ -43,6 +43,8 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from tests.support.loopback import Serving
+
 PATH = "/OsirisWebService/XmlApi.aspx"
 SCHEMA_ROOT = "https://orders.value.net/osiriswebservice/schema/v1"
 REQUEST_NAMESPACE = f"{SCHEMA_ROOT}/osirisrequest.xsd"
@@ -248,28 +250,21 @@ class IkanoSimulator:
         self._prequal_ids = itertools.count(5001)
         self._service_ids = itertools.count(880001)
         self._virtual_tns = itertools.count(5550000100)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
 
     # lifecycle
 
     def start(self) -> Self:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.simulator = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.simulator = self
+        self._serving = Serving(server)
         return self
 
     def stop(self) -> None:
         """Stop serving; answers still waiting on a knob are released at once."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        if self._serving is not None:
+            self._serving.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -279,8 +274,8 @@ class IkanoSimulator:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "the simulator is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}{PATH}"
+        assert self._serving is not None, "the simulator is not started"
+        return self._serving.root_url + PATH
 
     # test hooks
 

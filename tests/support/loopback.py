@@ -1,11 +1,16 @@
 """What the tests' local servers (PostgreSQL, gunicorn, vendor simulators) need from the
-loopback interface: a free port and a self-signed certificate for 127.0.0.1."""
+loopback interface: a free port, a self-signed certificate for 127.0.0.1, and an HTTP server
+answering in a thread of its own."""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
 import socket
+import socketserver
+import ssl
+import tempfile
+import threading
 from pathlib import Path
 
 from cryptography import x509
@@ -55,3 +60,34 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
         )
     )
     return certificate_path, key_path
+
+
+class Serving:
+    """``server`` (bound to 127.0.0.1) answering in a thread of its own, over TLS with a
+    self-signed certificate (its PEM file is ``certificate_path``) when ``tls``."""
+
+    def __init__(self, server: socketserver.BaseServer, *, tls: bool = False) -> None:
+        self.server, self.tls = server, tls
+        self.certificate_path: Path | None = None
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        if tls:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="simulator-tls-")
+            self.certificate_path, key_path = self_signed(Path(self._tls_dir.name))
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.certificate_path, key_path)
+            server.socket = context.wrap_socket(server.socket, server_side=True)  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    @property
+    def root_url(self) -> str:
+        """Scheme, host and port."""
+        port = self.server.server_address[1]  # type: ignore[index]
+        return f"{'https' if self.tls else 'http'}://{HOST}:{port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
