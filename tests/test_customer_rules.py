@@ -388,6 +388,27 @@ def test_who_may_delete(world):
     refused(4004, world.login("staff1"), "deleteAccount", id=world.staff)
 
 
+HELD = {  # what admin may place with a reseller and no customer: (port, operation, parameter, type, fields)
+    "SIP domain": ("Sip", "addDomain", "domain", "SipDomain", {"domain": "held.example"}),
+    "ENUM range": ("Enum", "addRange", "range", "EnumRange", {"id": {"prefix": "3199", "tld": "e164.arpa"}}),
+    "DNS zone": ("Dns", "addZone", "zone", "DnsZone", {"name": "held.example"}),
+    "PSTN carrier": ("Sip", "addCarrier", "carrier", "Carrier", {"name": "Held"}),
+}
+
+
+@pytest.mark.parametrize("kind", HELD)
+def test_a_reseller_holding_records_placed_with_it_cannot_be_deleted_or_moved(world, kind):
+    port, operation, parameter, type_name, fields = HELD[kind]
+    r4 = add(world.admin, username="r4", resellerActive=True)["id"]
+    world.admin.call(port, operation, **{parameter: (type_name, {**fields, "reseller": r4})})
+    error = refused(5005, world.admin, "deleteAccount", id=r4)
+    assert error.errorstring.endswith(f"still has 1 {kind}. Delete or move them first.")
+    move = ("CustomerAccount", {"id": r4, "reseller": world.r1})
+    error = refused(5008, world.admin, "updateAccount", account=move)
+    assert f"still has 1 {kind};" in error.errorstring
+    assert world.admin.call("Customer", "getAccount", id=r4)["reseller"] == r4
+
+
 def test_reseller_with_customers_cannot_be_deleted(world):
     error = refused(5005, world.admin, "deleteAccount", id=world.r2)
     assert "1 customer" in error.errorstring

@@ -138,6 +138,33 @@ def test_without_ikano_qualify_and_add_service_are_refused_with_8010_and_nothing
         assert session.execute(select(Job.id)).first() is None
 
 
+def test_a_qualification_moves_with_its_customer_and_goes_when_the_customer_is_deleted(env):
+    q = env.qualified()
+    r2 = add(env.admin, username="r2", resellerActive=True)["id"]
+    env.admin.call("Customer", "updateAccount", account=("CustomerAccount", {"id": env.c, "reseller": r2}))
+    moved = env.admin.call("Dsl", "getQualification", id=q)
+    assert (moved["customer"], moved["reseller"]) == (env.c, r2)
+    assert Client(env.url, "r2", "pw-r2", admin=False).call("Dsl", "getQualification", id=q)["id"] == q
+    with pytest.raises(SoapFault) as info:
+        env.reseller.call("Dsl", "getQualification", id=q)  # the old reseller no longer sees it
+    assert info.value.errorcode == 8004
+    env.admin.call("Customer", "deleteAccount", id=env.c)
+    with pytest.raises(SoapFault) as info:
+        env.admin.call("Dsl", "getQualification", id=q)
+    assert info.value.errorcode == 8004
+
+
+def test_a_resellers_own_qualification_goes_when_the_reseller_is_deleted(env):
+    q = env.reseller.call("Dsl", "qualify", address=("DslAddress", ADDRESS), locationType="R")
+    assert (q["customer"], q["reseller"]) == (env.r, env.r)
+    env.admin.call("Customer", "deleteAccount", id=env.c)
+    env.admin.call("Customer", "deleteAccount", id=env.r)
+    env.drain()  # the qualify job finds nothing to do
+    with pytest.raises(SoapFault) as info:
+        env.admin.call("Dsl", "getQualification", id=q["id"])
+    assert info.value.errorcode == 8004
+
+
 def test_qualifying_needs_the_right(env, server):
     env.admin.call("Customer", "setProperties", customer=env.r, properties=[{"name": "qualify_service", "value": ""}])
     with pytest.raises(SoapFault) as info:

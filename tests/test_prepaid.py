@@ -278,6 +278,13 @@ def test_add_vouchers_is_refused_to_customers_resellers_without_the_right_and_ba
     assert seven.admin().call("Sip", "addVouchers", count=1, value=1.0, reseller=8)[0]["id"] == 1
 
 
+def test_an_inactive_reseller_makes_no_vouchers(seven):
+    seven.admin().call("Customer", "updateAccount", account=("CustomerAccount", {"id": 7, "resellerActive": False}))
+    error = refused(4007, alice(seven), "addVouchers", count=1, value=1.0, reseller=0)
+    assert error.errorstring == "Reseller 7 is not active, so no records can be created under it."
+    assert stored(seven, "SELECT count(*) FROM prepaid_vouchers") == [(0,)]
+
+
 def test_the_vouchers_create_command_prints_cards_that_redeem(seven, tmp_path):
     env = {"NGNSERVER_DATABASE_URL": seven.database.url, "NGNSERVER_STATE_DIR": str(tmp_path),
            "NGNSERVER_SECRET_KEY": seven.app.settings.secret_key.decode(),

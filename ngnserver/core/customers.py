@@ -316,6 +316,7 @@ class Customers:
                 E.CUSTOMER_IN_USE,
                 f"Customer {customer.id} cannot be deleted: it still has {what}. Delete or move them first.",
             )
+        ownership.forget(self.session, customer.id)
         self.session.delete(customer)
         self.session.flush()
         self._resize(customer.reseller, -1)
@@ -390,6 +391,7 @@ class Customers:
         self._resize(customer.reseller, -1)
         self._resize(new_reseller, +1)
         customer.reseller = new_reseller
+        ownership.moved(self.session, customer.id, new_reseller)
         if customer.impersonate and customer.impersonate != new_reseller:
             customer.impersonate = 0
 

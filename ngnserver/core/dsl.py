@@ -369,6 +369,7 @@ def mark_failed(session: Session, job: Job, message: str) -> None:
 
 
 ownership.count_records(DslService, "DSL service", "DSL services")
+ownership.follows_customer(DslQualification)
 credits.counts(Credit.DSL, DslService, lambda c: [c.state.not_in(TERMINAL)])
 
 

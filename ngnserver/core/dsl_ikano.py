@@ -109,6 +109,8 @@ class IkanoDsl(ServiceAdapter):
         )
         with run.transaction() as session:
             q = session.get(DslQualification, run.record_id)
+            if q is None:
+                return  # deleted with its customer while Ikano answered
             q.vendor_qual_id = result.prequal_id
             q.status = "Q" if result.qualified else "D"
             q.offered = result.offered()

@@ -33,7 +33,7 @@ from ngnserver.core import audit, lengths
 from ngnserver.core.callers import Caller, Role
 from ngnserver.core.errors import E, NGNError
 from ngnserver.core.properties import Right
-from ngnserver.core.records import visible
+from ngnserver.core.records import require_active_reseller, visible
 from ngnserver.core.sealing import PasswordSealer
 from ngnserver.db import insert_skipping_duplicates
 from ngnserver.models import Customer, CustomerProperty
@@ -296,13 +296,14 @@ def make_vouchers(
 ) -> list[Voucher]:
     """``count`` new vouchers of ``value`` each, for ``reseller``'s accounts: admin names any
     reseller (none: the operator's own accounts, reseller 0); a reseller makes them for
-    itself and needs its prepaid_changes right; a customer cannot."""
+    itself while it is active and needs its prepaid_changes right; a customer cannot."""
     if caller.role is Role.CUSTOMER:
         raise NGNError(E.PERMISSION_DENIED, "Only admin and resellers make prepaid cards.")
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_VOUCHERS:
         raise NGNError(E.INVALID_VALUE, f"count must be a whole number from 1 to {MAX_VOUCHERS}, not {count!r}.")
     worth = amount(value, "value", positive=True)
     if caller.role is Role.RESELLER:
+        require_active_reseller(caller)
         own = caller.reseller_id or 0
         if reseller and reseller != own:
             raise NGNError(E.ADMIN_ONLY_FIELD, f"Reseller {own} makes prepaid cards for its own accounts only.")

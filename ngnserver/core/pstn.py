@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ngnserver.core import audit, ownership, records
@@ -446,19 +446,5 @@ class Pstn:
         return total, [r[0] for r in rows]
 
 
-def _placed_with(model: Any) -> Any:
-    """A record that belongs to a customer as its ``customer``, its ``reseller`` (routing
-    is held by resellers, and admin places it under a reseller with customer 0) or its
-    ``owner``."""
-
-    def count(session: Session, customer_id: int) -> int:
-        where = [model.customer == customer_id, model.reseller == customer_id]
-        if hasattr(model, "owner"):
-            where.append(model.owner == customer_id)
-        return session.execute(select(func.count()).select_from(model).where(or_(*where))).scalar_one()
-
-    return count
-
-
-ownership.belongs_to_customer("PSTN carrier", "PSTN carriers")(_placed_with(Carrier))
-ownership.belongs_to_customer("trusted peer", "trusted peers")(_placed_with(TrustedPeer))
+ownership.count_records(Carrier, "PSTN carrier", "PSTN carriers")
+ownership.count_records(TrustedPeer, "trusted peer", "trusted peers")
