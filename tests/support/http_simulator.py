@@ -118,6 +118,8 @@ class HttpSimulator:
         self.calls: list[Call] = []
         self.counts: Counter[str] = Counter()  # operation -> calls, faulted ones included
         self.connections = 0  # TCP connections accepted
+        self.most_waiting = 0  # the most answers that waited their latency at the same time
+        self._waiting = 0
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._faults: list[_Fault] = []
@@ -243,8 +245,15 @@ class HttpSimulator:
             return response, wait
 
     def wait(self, seconds: float) -> None:
-        """Sleep, but wake at once when the simulator stops."""
-        self._stopping.wait(seconds)
+        """Sleep, but wake at once when the simulator stops; counted in ``most_waiting``."""
+        with self._lock:
+            self._waiting += 1
+            self.most_waiting = max(self.most_waiting, self._waiting)
+        try:
+            self._stopping.wait(seconds)
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def _take_fault(self, request: Request) -> _Fault | None:
         for fault in self._faults:
