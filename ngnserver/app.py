@@ -237,7 +237,8 @@ class NGNProApp:
                 "The database cannot store changes (it is read-only or out of space); the operator must fix it.",
             )
         log.error("database refused %s: %s", where, exc.orig)
-        return NGNError(E.INTERNAL_ERROR, "The database refused the change; the fault is logged.")
+        what = "change" if write else "request"
+        return NGNError(E.INTERNAL_ERROR, f"The database refused the {what}; the fault is logged.")
 
     def _wsdl(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         url = self.endpoint_url(environ)

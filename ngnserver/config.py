@@ -325,7 +325,7 @@ def _parse_credits(text: str) -> dict[str, int]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, value = item.partition("=")
         name = name.strip()
-        if name not in CREDIT_NAMES or not value.strip().isdigit():
+        if name not in CREDIT_NAMES or not (value.strip().isascii() and value.strip().isdigit()):
             raise ConfigError(f"bad reseller default credit {item!r}: use NAME=N with NAME one of {sorted(CREDIT_NAMES)}")
         credits[name] = int(value)
     return credits

@@ -24,7 +24,7 @@ from sqlalchemy import BigInteger, bindparam, case, cast, func, select, union_al
 from sqlalchemy.orm import Session
 
 from ngnserver.core.errors import E, NGNError
-from ngnserver.core.properties import Credit
+from ngnserver.core.properties import MAX_CREDIT_DIGITS, Credit
 from ngnserver.db import insert_skipping_duplicates
 from ngnserver.models import CustomerProperty
 from ngnserver.models.credit import CreditUsage
@@ -80,7 +80,7 @@ _PROPERTY = select(CustomerProperty.value).where(
     CustomerProperty.customer_id == bindparam("b_holder"), CustomerProperty.name == bindparam("b_credit")
 )
 _BOUND = select(
-    case((CustomerProperty.value.regexp_match("^[0-9]{1,18}$"), cast(CustomerProperty.value, BigInteger)))
+    case((CustomerProperty.value.regexp_match(f"^[0-9]{{1,{MAX_CREDIT_DIGITS}}}$"), cast(CustomerProperty.value, BigInteger)))
 ).where(CustomerProperty.customer_id == CreditUsage.holder, CustomerProperty.name == CreditUsage.credit)
 _MOVE = update(CreditUsage).where(*_HOLDER).values(used=CreditUsage.used + bindparam("n"))
 _UP_WITHIN = _MOVE.where(
@@ -117,7 +117,7 @@ def _limit(session: Session, credit: Credit, key: Key) -> int | None:
     scope, holder = key
     value = session.connection().execute(_PROPERTY, {"b_holder": holder, "b_credit": credit.value}).scalar()
     value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) <= 18 else (0 if scope == RESELLER else None)
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= MAX_CREDIT_DIGITS else (0 if scope == RESELLER else None)
 
 
 def _change(session: Session, credit: Credit, deltas: dict[Key, int], limited: bool) -> None:

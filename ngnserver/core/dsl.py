@@ -49,7 +49,7 @@ PENDING, ACTIVE, SUSPENDED, CANCELLED, DISCONNECTING, DISCONNECTED, FAILED = (
 TERMINAL = (CANCELLED, DISCONNECTED, FAILED)
 DRY_LOOP, LINE_SHARE = "0", "LS"
 LOCATION_TYPES = ("R", "B")
-_PHONE = re.compile(r"^\d{10}$")
+_PHONE = re.compile(r"^[0-9]{10}\Z")
 ADDRESS_FIELDS = ("address_line1", "unit_type", "unit_value", "city", "state", "zip_code", "country")
 
 
@@ -89,8 +89,8 @@ class Dsl:
         if not name or not vendor_id:
             raise NGNError(E.MISSING_PARAMETER, "A DSL package needs a name and the vendor's package id (Unique ID).")
         clash = self.session.execute(
-            select(DslPackage).where((DslPackage.name == name) | (DslPackage.vendor_package_id == vendor_id))
-        ).scalar_one_or_none()
+            select(DslPackage).where((DslPackage.name == name) | (DslPackage.vendor_package_id == vendor_id)).limit(1)
+        ).scalar_one_or_none()  # the name may clash with one package and the vendor id with another
         if clash is not None:
             raise NGNError(E.DSL_PACKAGE_EXISTS, f"DSL package {clash.name!r} already has that name or vendor id.")
         package = DslPackage(name=name, vendor_package_id=vendor_id)

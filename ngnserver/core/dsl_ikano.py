@@ -379,7 +379,7 @@ def _customer_phone(session: Session, customer_id: int) -> str:
     """The digits of the customer's telephone, else of its mobile ("" when it has neither)."""
     customer = session.get(Customer, customer_id) if customer_id else None
     for phone in (customer.tel, customer.mobile) if customer is not None else ():
-        digits = "".join(ch for ch in phone or "" if ch.isdigit())
+        digits = "".join(ch for ch in phone or "" if "0" <= ch <= "9")
         if digits:
             return digits
     return ""

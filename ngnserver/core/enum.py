@@ -64,8 +64,8 @@ DEFAULT_PRIORITY = 10
 MAX_INT = 2**31 - 1  # the columns are 32-bit integers
 
 _DIGITS_RE = re.compile(rf"^[0-9]{{1,{MAX_DIGITS}}}$")
-_SERVICE_RE = re.compile(r"^[a-z][a-z0-9+:._-]{0,31}$")
-_URI_RE = re.compile(r"^[a-z][a-z0-9+.-]*:\S+$", re.IGNORECASE)
+_SERVICE_RE = re.compile(r"^[a-z][a-z0-9+:._-]{0,31}\Z")
+_URI_RE = re.compile(r"^[a-z][a-z0-9+.-]*:\S+\Z", re.IGNORECASE)
 
 RANGE_FIELDS = ("ttl", "min_digits", "max_digits", "size", "nameservers", "info")
 

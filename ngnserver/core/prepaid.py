@@ -299,6 +299,8 @@ def make_vouchers(
     itself while it is active and needs its prepaid_changes right; a customer cannot."""
     if caller.role is Role.CUSTOMER:
         raise NGNError(E.PERMISSION_DENIED, "Only admin and resellers make prepaid cards.")
+    if count is None:
+        raise NGNError(E.MISSING_PARAMETER, "count is required: how many vouchers to make.")
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_VOUCHERS:
         raise NGNError(E.INVALID_VALUE, f"count must be a whole number from 1 to {MAX_VOUCHERS}, not {count!r}.")
     worth = amount(value, "value", positive=True)

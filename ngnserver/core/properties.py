@@ -47,6 +47,7 @@ class Right(enum.StrEnum):
 
 CREDIT_CATEGORY = "credit"
 CREDIT_NAMES = frozenset(c.value for c in Credit)
+MAX_CREDIT_DIGITS = 18  # a credit's value as the credit rule reads it: ASCII digits that fit a BIGINT
 RIGHT_NAMES = frozenset(r.value for r in Right)
 
 # name -> (category, permission) fixed by the server
@@ -96,8 +97,9 @@ def may_change(caller: Caller, target: Customer, name: str, permission: Permissi
 def validate_value(name: str, value: str) -> str | None:
     """A sentence saying what is wrong with ``value``, or None when it is acceptable."""
     if name in CREDIT_NAMES:
-        if not value.isdigit():
-            return f"Property {name} is a credit and must be a whole number of 0 or more, not {value!r}."
+        if not (value.isascii() and value.isdigit() and len(value) <= MAX_CREDIT_DIGITS):
+            return (f"Property {name} is a credit and must be a whole number of 0 or more "
+                    f"(at most {MAX_CREDIT_DIGITS} digits), not {value!r}.")
     elif name in RIGHT_NAMES and value not in ("0", "1"):
         return f"Property {name} is a right and must be 0 or 1, not {value!r}."
     return None

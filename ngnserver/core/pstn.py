@@ -32,9 +32,9 @@ from ngnserver.models.pstn import Carrier, Gateway, GatewayRule, Route, TrustedP
 TRANSPORTS = ("udp", "tcp", "tls")
 DEFAULT_PORT = 5060
 
-_DIGITS_RE = re.compile(r"^[0-9]*$")
-_PREPEND_RE = re.compile(r"^[0-9+*#]*$")
-_HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DIGITS_RE = re.compile(r"^[0-9]*\Z")
+_PREPEND_RE = re.compile(r"^[0-9+*#]*\Z")
+_HOST_RE = re.compile(r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 GATEWAY_FIELDS = ("name", "transport", "ip", "port")
 RULE_FIELDS = ("prefix", "strip", "prepend", "min_length", "max_length")

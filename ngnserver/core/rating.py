@@ -31,8 +31,8 @@ from ngnserver.models.rating import RatingProfiles
 from ngnserver.models.sip import SipAccount, SipDomain
 
 PROFILE_FIELDS = ("profile_weekday", "profile_weekday_alt", "profile_weekend", "profile_weekend_alt")
-_ENTITY_RE = re.compile(r"^(subscriber|domain|customer|reseller)://(.+)$")
-_PROFILE_RE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+_ENTITY_RE = re.compile(r"^(subscriber|domain|customer|reseller)://(.+)\Z")
+_PROFILE_RE = re.compile(r"^[^\x00-\x1f\x7f]*\Z")
 
 
 def _timezone(value: Any) -> str:
@@ -90,7 +90,7 @@ class Rating:
             domain = normalise_domain(rest)
             found = records.in_scope(self.session, self.caller, SipDomain, SipDomain.domain == domain, missing=missing)
             return f"domain://{found.domain}", {"sip_domain_id": found.id}
-        if not rest.isdigit() or len(rest) > 9:
+        if not (rest.isascii() and rest.isdigit()) or len(rest) > 9:
             raise NGNError(E.INVALID_VALUE, f"{text!r} does not name a customer by its id ({kind}://7).")
         customer = self.session.get(Customer, int(rest))
         in_scope = customer is not None and (

@@ -53,7 +53,7 @@ FREE_DOMAIN = "free.ds"  # the domain of a pool machine's addresses: never a cus
 MIN_PASSWORD = 8
 MAX_EXTRA_IPS = 64
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 _PANEL_NAME = re.compile(r"[^A-Za-z0-9]")
 PANEL_USERNAME_LENGTH = 16  # DCImanager's (BILLmanager's) limit
 

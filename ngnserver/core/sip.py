@@ -33,9 +33,9 @@ FIRST_AUTOINCREMENT = 1000
 FREE_PSTN = "free-pstn"
 PREPAID = "prepaid"
 
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-*#!~%&=$,;?]{0,63}$")
-_GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-*#!~%&=$,;?]{0,63}\Z")
+_GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 ACCOUNT_FIELDS = (
     "first_name", "last_name", "email", "rpid", "timezone", "quota", "call_limit", "timeout",

@@ -27,8 +27,8 @@ from ngnserver.models.sip import SipAccount
 from ngnserver.models.voicemail import VoicemailAccount
 
 MAX_ANNOUNCEMENT_BYTES = 1024 * 1024
-_PIN_RE = re.compile(r"^[0-9]{4,16}$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_PIN_RE = re.compile(r"^[0-9]{4,16}\Z")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\Z")
 TEXT_FIELDS = ("name", "email", "info")
 
 

@@ -93,10 +93,25 @@ def invalid(path: str, what: str, text: str) -> NGNError:
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # xsd:int
 
 
+def _scalar_text(el: etree._Element, path: str, what: str) -> str:
+    """The text of a scalar member; a structure or an array sent in its place is refused."""
+    if len(el):
+        raise NGNError(E.INVALID_VALUE, f"{path} must be {what}, not a structure or an array.")
+    return el.text or ""
+
+
+def _plain(text: str, path: str, what: str) -> str:
+    """``text`` when written in ASCII without ``_`` (Python's int() and float() also read
+    "１２", "٣" and "1_000"; xsd numbers are ASCII digits)."""
+    if not text.isascii() or "_" in text:
+        raise invalid(path, what, text)
+    return text
+
+
 def _decode_int(el: etree._Element, path: str) -> int | None:
     if _is_absent(el):
         return None
-    return int_from_text(el.text or "", path)
+    return int_from_text(_scalar_text(el, path, "a whole number"), path)
 
 
 def int_from_text(text: str, path: str) -> int | None:
@@ -105,7 +120,7 @@ def int_from_text(text: str, path: str) -> int | None:
     if not text:
         return None
     try:
-        value = int(text)
+        value = int(_plain(text, path, "a whole number"))
     except ValueError:
         try:
             number = float(text)
@@ -130,7 +145,7 @@ _FALSE = frozenset(("false", "0"))
 def _decode_bool(el: etree._Element, path: str) -> bool | None:
     if _is_absent(el):
         return None
-    return bool_from_text(el.text or "", path)
+    return bool_from_text(_scalar_text(el, path, "true or false"), path)
 
 
 def bool_from_text(text: str, path: str) -> bool | None:
@@ -148,7 +163,7 @@ def bool_from_text(text: str, path: str) -> bool | None:
 def _decode_double(el: etree._Element, path: str) -> float | None:
     if _is_absent(el):
         return None
-    return double_from_text(el.text or "", path)
+    return double_from_text(_scalar_text(el, path, "a number"), path)
 
 
 def double_from_text(text: str, path: str) -> float | None:
@@ -157,7 +172,7 @@ def double_from_text(text: str, path: str) -> float | None:
     if not text:
         return None
     try:
-        value = float(text)
+        value = float(_plain(text, path, "a number"))
     except ValueError:
         raise invalid(path, "a number", text) from None
     return finite(value, path, text)

@@ -82,9 +82,14 @@ class SoapEndpoint:
                 body_el = child
         if body_el is None:
             raise NGNError(E.NOT_A_SOAP_REQUEST, "The SOAP envelope has no Body.")
-        op_el = next((c for c in body_el if isinstance(c.tag, str)), None)
-        if op_el is None:
+        elements = [c for c in body_el if isinstance(c.tag, str)]
+        if not elements:
             raise NGNError(E.NOT_A_SOAP_REQUEST, "The SOAP Body names no operation.")
+        if len(elements) > 1:
+            raise NGNError(
+                E.NOT_A_SOAP_REQUEST, f"The SOAP Body holds {len(elements)} elements; a request is one operation."
+            )
+        op_el = elements[0]
         operation = self.ports.resolve(op_el.tag)
         if operation is None:
             raise NGNError(E.UNKNOWN_OPERATION, f"There is no operation {_describe(op_el.tag)}.")

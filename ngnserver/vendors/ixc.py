@@ -374,7 +374,7 @@ def _table(table: str) -> str:
 
 def _record_id(record_id: str | int) -> str:
     text = str(record_id)
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(f"{text!r} is not an IXC row id")
     return text
 

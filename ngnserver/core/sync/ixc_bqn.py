@@ -285,7 +285,7 @@ def _login(row: Mapping[str, Any], notes: _Notes) -> _Login | None:
 
 def _number(value: Any) -> tuple[int, str]:
     text = str(value or "")
-    return (int(text), "") if text.isdigit() else (1 << 62, text)
+    return (int(text), "") if text.isascii() and text.isdigit() else (1 << 62, text)
 
 
 def diff(wanted: Billing, live: Mapping[str, list[dict[str, Any]]], dual_stack: bool) -> Plan:

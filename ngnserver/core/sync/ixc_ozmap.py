@@ -166,7 +166,7 @@ def login_of(
         online=str(row.get("online", "")).strip().upper() == "S",
         power=None if power is None else round(power, 2),
         caixa=str(row.get("id_caixa_ftth", "") or "").strip(),
-        port=int(port_text) if port_text.isdigit() and int(port_text) > 0 else None,
+        port=int(port_text) if port_text.isascii() and port_text.isdigit() and int(port_text) > 0 else None,
         coords=(lng, lat) if lat is not None and lng is not None and (lat or lng) else None,
         address=str(row.get("endereco", "") or "").strip(),
     )
@@ -738,7 +738,7 @@ def build(settings: Any, *, only: str | None = None) -> IxcOzmapSync:
     missing = missing_settings(settings)
     if missing:
         raise ValueError(f"the IXC -> OZmap sync is not configured: set {', '.join(missing)}")
-    if only is not None and not str(only).isdigit():
+    if only is not None and not (str(only).isascii() and str(only).isdigit()):
         raise ValueError(f"--only takes an IXC login id (a number), not {only!r}")
     connections = settings.ozmap.write_connections
     return IxcOzmapSync(

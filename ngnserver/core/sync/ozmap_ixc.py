@@ -138,7 +138,7 @@ def _outputs(splitter: Mapping[str, Any]) -> int:
         return len(outputs)
     kind = str(splitter.get("splitterType") or "")
     _, _, count = kind.partition("x")
-    return int(count) if count.isdigit() else 0
+    return int(count) if count.isascii() and count.isdigit() else 0
 
 
 def _key(box_id: str, splitter_id: str | None) -> str:
@@ -581,7 +581,7 @@ class OzmapIxcSync(Sync):
                 and (not self.options.consider_project or _text(r.get("id_projeto")) == project)
             ]
         with self._lock:
-            for caixa in sorted(candidates, key=lambda c: int(c) if c.isdigit() else 0):
+            for caixa in sorted(candidates, key=lambda c: int(c) if c.isascii() and c.isdigit() else 0):
                 if caixa not in self._links.by_caixa and caixa not in self._claimed:
                     self._claimed.add(caixa)
                     return caixa
