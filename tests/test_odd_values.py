@@ -125,3 +125,11 @@ def test_a_number_is_written_in_ascii_digits(server, number):
         read_response(post(server.url, customer_call("deleteAccount", f'<id xsi:type="xsd:int">{number}</id>')))
     assert info.value.errorcode == 2006 and "must be a whole number" in info.value.errorstring
     assert server.admin().call("Customer", "getAccount", id=customer["id"])["username"] == "c12"
+
+
+def test_autoincrement_past_the_largest_numeric_username_is_refused(server, alice):
+    alice.call("Sip", "addAccount", account=("SipAccount", {"id": {"username": "9" * 18, "domain": "odd.example"}}))
+    auto = ("SipAccount", {"id": {"username": "<autoincrement>", "domain": "odd.example"}})
+    error = refused(2006, alice, "Sip", "addAccount", account=auto)
+    assert error.errorstring == "Domain odd.example has no numeric username left for <autoincrement>."
+    assert count(server, "sip_accounts") == 2

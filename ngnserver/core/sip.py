@@ -277,7 +277,10 @@ class Sip:
                 SipAccount.domain == domain, SipAccount.username.regexp_match("^[0-9]{1,18}$")
             )
         ).scalar_one_or_none()
-        return str(max(FIRST_AUTOINCREMENT, (highest or 0) + 1))
+        following = max(FIRST_AUTOINCREMENT, (highest or 0) + 1)
+        if following >= 10**18:  # it would be 19 digits long, past what the lookup above reads
+            raise NGNError(E.INVALID_VALUE, f"Domain {domain} has no numeric username left for <autoincrement>.")
+        return str(following)
 
     def update_account(self, fields: Mapping[str, Any]) -> None:
         caller = self.caller
