@@ -116,7 +116,8 @@ def placement(session: Session, caller: Caller, customer_id: int | None, reselle
         assert caller.customer_id is not None and caller.reseller_id is not None
         return caller.customer_id, caller.reseller_id
     if reseller_id:
-        reseller = session.get(Customer, reseller_id)
+        # share-locked like a customer above: a delete or move of the reseller counts this record
+        reseller = session.get(Customer, reseller_id, with_for_update={"read": True}, populate_existing=True)
         if reseller is None or not reseller.is_reseller:
             raise NGNError(E.RESELLER_NOT_FOUND, f"Reseller {reseller_id} does not exist.")
         return 0, reseller_id
