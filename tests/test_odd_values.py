@@ -133,3 +133,12 @@ def test_autoincrement_past_the_largest_numeric_username_is_refused(server, alic
     error = refused(2006, alice, "Sip", "addAccount", account=auto)
     assert error.errorstring == "Domain odd.example has no numeric username left for <autoincrement>."
     assert count(server, "sip_accounts") == 2
+
+
+def test_delete_routes_naming_a_route_twice_says_so_and_deletes_nothing(server):
+    admin = server.admin()
+    carrier = admin.call("Sip", "addCarrier", carrier=("Carrier", {"name": "C"}))
+    route = admin.call("Sip", "addRoutes", routes=[{"carrier_id": carrier["id"], "prefix": "0049"}])[0]
+    error = refused(2006, admin, "Sip", "deleteRoutes", routes=[{"id": route["id"]}, {"id": route["id"]}])
+    assert error.errorstring == f"deleteRoutes names route {route['id']} twice."
+    assert count(server, "pstn_routes") == 1

@@ -381,7 +381,11 @@ class Pstn:
     def delete_routes(self, routes: Sequence[Mapping[str, Any]]) -> None:
         if not routes:
             raise NGNError(E.MISSING_PARAMETER, "deleteRoutes needs at least one route.")
+        seen: set[Any] = set()
         for fields in routes:
+            if fields.get("id") in seen:
+                raise NGNError(E.INVALID_VALUE, f"deleteRoutes names route {fields.get('id')} twice.")
+            seen.add(fields.get("id"))
             route = self.route(fields.get("id"), lock=True)
             self.session.delete(route)
             audit.record(self.session, self.caller, "delete", "pstn_route", route.id, {"prefix": route.prefix})
