@@ -24,7 +24,7 @@ from sqlalchemy import BigInteger, bindparam, case, cast, func, select, union_al
 from sqlalchemy.orm import Session
 
 from ngnserver.core.errors import E, NGNError
-from ngnserver.core.properties import MAX_CREDIT_DIGITS, Credit
+from ngnserver.core.properties import MAX_CREDIT_DIGITS, Credit, credit_bound
 from ngnserver.db import insert_skipping_duplicates
 from ngnserver.models import CustomerProperty
 from ngnserver.models.credit import CreditUsage
@@ -116,8 +116,8 @@ def _limit(session: Session, credit: Credit, key: Key) -> int | None:
     """The holder's bound as ``_UP_WITHIN`` applies it (None: none), for the refusal."""
     scope, holder = key
     value = session.connection().execute(_PROPERTY, {"b_holder": holder, "b_credit": credit.value}).scalar()
-    value = (value or "").strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= MAX_CREDIT_DIGITS else (0 if scope == RESELLER else None)
+    bound = credit_bound((value or "").strip())
+    return bound if bound is not None else (0 if scope == RESELLER else None)
 
 
 def _change(session: Session, credit: Credit, deltas: dict[Key, int], limited: bool) -> None:

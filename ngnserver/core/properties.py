@@ -94,10 +94,16 @@ def may_change(caller: Caller, target: Customer, name: str, permission: Permissi
     return own_reseller or caller.customer_id == target.id
 
 
+def credit_bound(value: str) -> int | None:
+    """The number a credit property's value stands for, when the credit rule can read it
+    (ASCII digits, at most MAX_CREDIT_DIGITS of them); None otherwise."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= MAX_CREDIT_DIGITS else None
+
+
 def validate_value(name: str, value: str) -> str | None:
     """A sentence saying what is wrong with ``value``, or None when it is acceptable."""
     if name in CREDIT_NAMES:
-        if not (value.isascii() and value.isdigit() and len(value) <= MAX_CREDIT_DIGITS):
+        if credit_bound(value) is None:
             return (f"Property {name} is a credit and must be a whole number of 0 or more "
                     f"(at most {MAX_CREDIT_DIGITS} digits), not {value!r}.")
     elif name in RIGHT_NAMES and value not in ("0", "1"):

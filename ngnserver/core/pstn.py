@@ -383,10 +383,11 @@ class Pstn:
             raise NGNError(E.MISSING_PARAMETER, "deleteRoutes needs at least one route.")
         seen: set[Any] = set()
         for fields in routes:
-            if fields.get("id") in seen:
-                raise NGNError(E.INVALID_VALUE, f"deleteRoutes names route {fields.get('id')} twice.")
-            seen.add(fields.get("id"))
-            route = self.route(fields.get("id"), lock=True)
+            route_id = fields.get("id")
+            if route_id in seen:
+                raise NGNError(E.INVALID_VALUE, f"deleteRoutes names route {route_id} twice.")
+            seen.add(route_id)
+            route = self.route(route_id, lock=True)
             self.session.delete(route)
             audit.record(self.session, self.caller, "delete", "pstn_route", route.id, {"prefix": route.prefix})
 

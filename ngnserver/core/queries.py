@@ -39,8 +39,6 @@ class Query:
     def __post_init__(self) -> None:
         if self.start < 0 or (self.count is not None and self.count < 0):
             raise NGNError(E.INVALID_QUERY, "range start and count cannot be negative.")
-        for pattern in self.like.values():
-            checked(pattern)
 
     def where(self) -> list[ColumnElement[bool]]:
         """The filters as WHERE clauses."""
@@ -53,17 +51,12 @@ class Query:
         return min(self.count or max_rows, max_rows)
 
 
-def checked(pattern: str) -> str:
-    """``pattern``, when it is short enough for a LIKE filter (2008 otherwise)."""
-    if len(pattern) > MAX_PATTERN:
-        raise NGNError(E.INVALID_QUERY, f"A filter is {len(pattern)} characters long; at most {MAX_PATTERN} are allowed.")
-    return pattern
-
-
 def like(column: Any, pattern: str) -> ColumnElement[bool]:
     """Case-insensitive LIKE where only ``%`` and ``_`` are wildcards (see the module); a
     pattern longer than MAX_PATTERN is refused (2008)."""
-    return column.ilike(checked(pattern).replace("\\", "\\\\"), escape="\\")
+    if len(pattern) > MAX_PATTERN:
+        raise NGNError(E.INVALID_QUERY, f"A filter is {len(pattern)} characters long; at most {MAX_PATTERN} are allowed.")
+    return column.ilike(pattern.replace("\\", "\\\\"), escape="\\")
 
 
 def fetch_page(

@@ -30,6 +30,7 @@ from ngnserver.models.sip import SipAccount, SipAlias, SipDomain, SipGroupMember
 
 AUTOINCREMENT = "<autoincrement>"
 FIRST_AUTOINCREMENT = 1000
+NUMERIC_DIGITS = 18  # the longest numeric username <autoincrement> reads (a BIGINT)
 FREE_PSTN = "free-pstn"
 PREPAID = "prepaid"
 
@@ -274,11 +275,11 @@ class Sip:
         """The next free numeric username in the domain (the domain row is locked)."""
         highest = self.session.execute(
             select(func.max(cast(SipAccount.username, BigInteger))).where(
-                SipAccount.domain == domain, SipAccount.username.regexp_match("^[0-9]{1,18}$")
+                SipAccount.domain == domain, SipAccount.username.regexp_match(f"^[0-9]{{1,{NUMERIC_DIGITS}}}$")
             )
         ).scalar_one_or_none()
         following = max(FIRST_AUTOINCREMENT, (highest or 0) + 1)
-        if following >= 10**18:  # it would be 19 digits long, past what the lookup above reads
+        if len(str(following)) > NUMERIC_DIGITS:  # past what the lookup above reads
             raise NGNError(E.INVALID_VALUE, f"Domain {domain} has no numeric username left for <autoincrement>.")
         return str(following)
 
